@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zvd.h - the public interface of libzvd, a persistent zoned-device engine.
+ *
+ * Sections:
+ *   1. errors and zone statuses
+ *   2. backends (where bytes live: file, mem, crash)
+ *   3. geometry and zone descriptors
+ *   4. devices: create, open, close
+ *   5. the data path: read, write, append, flush
+ *   6. zone management and report
+ *   7. fault injection and checking
+ *
+ * Conventions:
+ *   - every function returns 0 (or a count) on success and a negative errno
+ *     on failure; the library never sets errno and never prints;
+ *   - positions and lengths are in bytes;
+ *   - every handle has a matching release function that accepts NULL;
+ *   - the caller owns every buffer it passes in; the library keeps no
+ *     pointer to it after the call returns.
+ */
+#ifndef ZVD_H
+#define ZVD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- 1. errors and zone statuses ------------------------------------- */
+
+/*
+ * The precise reason a request was refused. A refused request changes
+ * nothing. The negative errno a call returns is the one the Linux block
+ * layer would report for the same NVMe status (see zvd_status_errno()).
+ */
+enum zvd_status {
+	ZVD_OK = 0,
+	ZVD_INVALID_FIELD,	/* bad range, alignment, zone or argument: -EINVAL */
+	ZVD_INVALID_WRITE,	/* write not at the write pointer: -EIO */
+	ZVD_ZONE_FULL,		/* zone is full: -EIO */
+	ZVD_BOUNDARY,		/* crosses the zone capacity or a zone: -EIO */
+	ZVD_TOO_MANY_OPEN,	/* open limit reached: -ETOOMANYREFS */
+	ZVD_TOO_MANY_ACTIVE,	/* active limit reached: -EOVERFLOW */
+	ZVD_READ_ONLY,		/* zone is read-only: -EIO */
+	ZVD_OFFLINE,		/* zone is offline: -EIO */
+	ZVD_INVALID_TRANSITION, /* operation not allowed in this condition: -EIO */
+	ZVD_IO_ERROR,		/* the backend failed; the errno says how */
+	ZVD_STATUS_COUNT
+};
+
+/* Short stable name of a status ("zone-full", ...); never NULL. */
+const char *zvd_status_name(enum zvd_status st);
+
+/* The negative errno that goes with a zone status (ZVD_OK gives 0). */
+int zvd_status_errno(enum zvd_status st);
+
+/* Details of the most recent failure on a device handle. */
+struct zvd_error {
+	enum zvd_status status;
+	int err;	   /* the negative errno the call returned */
+	uint32_t zone;	   /* zone concerned, or UINT32_MAX */
+	uint32_t reserved0;
+	uint64_t offset;   /* byte offset of the request */
+	uint64_t length;   /* byte length of the request */
+	uint64_t wp;	   /* zone's write pointer at the time, if relevant */
+	uint64_t limit;	   /* the limit that was hit (capacity, max open, ...) */
+	uint64_t reserved[4];
+};
+
+/* ---- 2. backends ------------------------------------------------------- */
+
+/*
+ * A backend is where an image's bytes live. It is an opaque handle with a
+ * table of operations (read, write, flush, discard, size); the crash
+ * backend wraps another one to simulate power cuts.
+ */
+struct zvd_backend;
+
+enum zvd_file_flags {
+	ZVD_FILE_CREATE = 1 << 0,   /* create the file; fail if it exists */
+	ZVD_FILE_READONLY = 1 << 1, /* open read-only with a shared lock */
+};
+
+/*
+ * Open (or create) an ordinary file as a backend. The file is locked
+ * (exclusive unless ZVD_FILE_READONLY): a second writer gets -EBUSY.
+ * On success *out owns the file descriptor.
+ */
+int zvd_backend_file_open(const char *path, unsigned flags,
+			  struct zvd_backend **out);
+
+/* A sparse in-memory backend; its memory grows with what is written. */
+int zvd_backend_mem_create(struct zvd_backend **out);
+
+/*
+ * A crash-simulating backend over @inner (which it does not own): writes
+ * and discards are held in memory until flush, reads see them. At a power
+ * cut each held write is kept, dropped or torn (a random subset of its
+ * 512-byte sectors reaches @inner). @seed makes the choices repeatable.
+ */
+int zvd_backend_crash_create(struct zvd_backend *inner, uint64_t seed,
+			     struct zvd_backend **out);
+
+/* Cut the power now: settle every held write as above. After the cut every
+ * operation fails with -EIO; close the backend and reopen @inner. */
+int zvd_crash_cut(struct zvd_backend *crash);
+
+/* Cut the power automatically just before the @n-th next write, discard or
+ * flush (n = 1: before the very next one). 0 disarms. */
+int zvd_crash_arm(struct zvd_backend *crash, uint64_t n);
+
+/* Non-zero once the power has been cut. */
+int zvd_crash_is_cut(const struct zvd_backend *crash);
+
+/*
+ * Inject a failure: the @n-th next write (n >= 1) of @be fails with @err
+ * (a negative errno), and so does every write after it while @sticky is
+ * non-zero. n = 0 clears the fault. Works on every backend.
+ */
+int zvd_backend_inject_write_error(struct zvd_backend *be, uint64_t n,
+				   int err, int sticky);
+
+/* Release a backend; accepts NULL. */
+void zvd_backend_close(struct zvd_backend *be);
+
+/* ---- 3. geometry and zone descriptors --------------------------------- */
+
+enum zvd_zone_type {
+	ZVD_ZONE_CONVENTIONAL = 1,
+	ZVD_ZONE_SEQUENTIAL = 2,
+};
+
+enum zvd_zone_cond {
+	ZVD_COND_NOT_WP = 0, /* conventional zones */
+	ZVD_COND_EMPTY,
+	ZVD_COND_IMP_OPEN,
+	ZVD_COND_EXP_OPEN,
+	ZVD_COND_CLOSED,
+	ZVD_COND_FULL,
+	ZVD_COND_READ_ONLY,
+	ZVD_COND_OFFLINE,
+	ZVD_COND_COUNT
+};
+
+/* "empty", "implicit-open", ...; "not-write-pointer" for conventional. */
+const char *zvd_cond_name(enum zvd_zone_cond cond);
+
+/*
+ * The shape of a device. zone_size need not be a power of two; the device
+ * size is a whole number of zones. Limits of 0 mean "no limit".
+ */
+struct zvd_geometry {
+	uint64_t size;		  /* bytes, a multiple of zone_size */
+	uint64_t zone_size;	  /* bytes, a multiple of block_size */
+	uint64_t zone_capacity;	  /* bytes, <= zone_size, multiple of block */
+	uint32_t block_size;	  /* 512 or 4096 */
+	uint32_t nr_conv_zones;	  /* conventional zones at the start */
+	uint32_t max_open;	  /* open zone limit, 0 = none */
+	uint32_t max_active;	  /* active zone limit, 0 = none */
+	uint32_t max_append;	  /* zone-append size limit in bytes, 0 = none */
+	uint32_t reserved0;
+	uint64_t reserved[6];
+};
+
+/* Fill @g with the default geometry: 4 GiB, 128 MiB zones of 124 MiB
+ * capacity, 4 KiB blocks, 12 open / 12 active, 1 MiB append limit. */
+void zvd_geometry_default(struct zvd_geometry *g);
+
+/*
+ * Check a geometry. Returns 0, or -EINVAL with a static message in *why
+ * (if why is not NULL) saying which rule it breaks.
+ */
+int zvd_geometry_validate(const struct zvd_geometry *g, const char **why);
+
+/* Value reported as the write pointer where it is not valid
+ * (read-only and offline zones). */
+#define ZVD_WP_INVALID UINT64_MAX
+
+/* One zone, as reported. */
+struct zvd_zone {
+	uint64_t start;	   /* bytes */
+	uint64_t len;	   /* zone size */
+	uint64_t capacity; /* writable bytes */
+	uint64_t wp;	   /* write pointer: start+len when full, start+len for
+			    * conventional zones, ZVD_WP_INVALID when read-only
+			    * or offline */
+	uint8_t type;	   /* enum zvd_zone_type */
+	uint8_t cond;	   /* enum zvd_zone_cond */
+	uint8_t reserved0[6];
+	uint64_t written;  /* bytes of data the zone holds from its start */
+	uint64_t writes;   /* counters since creation: write/append requests */
+	uint64_t resets;
+	uint64_t finishes;
+	uint64_t reserved[3];
+};
+
+/* ---- 4. devices --------------------------------------------------------- */
+
+struct zvd_dev;
+
+enum zvd_open_flags {
+	ZVD_OPEN_READONLY = 1 << 0, /* refuse every change */
+};
+
+/*
+ * Create a new zoned image on @be (which must be empty) and open it.
+ * The device takes ownership of @be on success (zvd_close releases it);
+ * on failure the caller keeps it.
+ */
+int zvd_create(struct zvd_backend *be, const struct zvd_geometry *g,
+	       struct zvd_dev **out);
+
+/*
+ * Open an existing image, recovering to the last durable state. Ownership
+ * of @be as for zvd_create. Returns -EUCLEAN (with a reason readable
+ * through zvd_last_error) for an image that is not valid.
+ */
+int zvd_open(struct zvd_backend *be, unsigned flags, struct zvd_dev **out);
+
+/* Flush and release; accepts NULL. Returns the flush result. */
+int zvd_close(struct zvd_dev *dev);
+
+/* The device's geometry. */
+void zvd_get_geometry(const struct zvd_dev *dev, struct zvd_geometry *g);
+
+/* Space: bytes of the backend in use for data and for metadata. */
+struct zvd_space {
+	uint64_t virtual_size;	 /* what the device presents */
+	uint64_t data_bytes;	 /* allocated to zone data */
+	uint64_t meta_bytes;	 /* allocated to superblocks and journal */
+	uint64_t backend_bytes;	 /* the backend's high-water size */
+	uint64_t chunk_size;	 /* allocation unit */
+	uint32_t open_zones;
+	uint32_t active_zones;
+	uint64_t reserved[6];
+};
+int zvd_get_space(struct zvd_dev *dev, struct zvd_space *sp);
+
+/* The most recent failure on @dev (status ZVD_OK if none). With several
+ * threads, a later failure on another thread may replace it. */
+void zvd_last_error(struct zvd_dev *dev, struct zvd_error *err);
+
+/* Describe the most recent failure in words ("zone 3: not at the write
+ * pointer (offset 8192, write pointer 4096)") into @buf of @len bytes. */
+void zvd_last_error_text(struct zvd_dev *dev, char *buf, size_t len);
+
+/* ---- 5. the data path --------------------------------------------------- */
+
+/*
+ * Read @len bytes at @off into @buf. Offsets and lengths are multiples of
+ * the block size; a read may span zones. Blocks never written, or at or
+ * beyond a zone's write pointer, read as zeros. Reading an offline zone
+ * fails with ZVD_OFFLINE. Returns 0 or -errno.
+ */
+int zvd_read(struct zvd_dev *dev, void *buf, size_t len, uint64_t off);
+
+/*
+ * Write @len bytes from @buf at @off. In a sequential zone the write must
+ * start at the write pointer and end within the zone capacity; in
+ * conventional zones it may go anywhere (and span conventional zones).
+ * Durable once zvd_flush() returns (or at once with ZVD_WRITE_FUA).
+ */
+enum zvd_write_flags {
+	ZVD_WRITE_FUA = 1 << 0, /* durable before the call returns */
+};
+int zvd_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
+	      unsigned flags);
+
+/*
+ * Zone append: write @len bytes at zone @zone's write pointer and store the
+ * byte offset where the data landed in *where. Concurrent appends to one
+ * zone each get a distinct place, with no gaps between them.
+ */
+int zvd_append(struct zvd_dev *dev, uint32_t zone, const void *buf,
+	       size_t len, unsigned flags, uint64_t *where);
+
+/* Make everything written so far durable (group commit: concurrent callers
+ * share one backend sync where they can). */
+int zvd_flush(struct zvd_dev *dev);
+
+/* ---- 6. zone management and report --------------------------------------- */
+
+enum zvd_zone_op {
+	ZVD_OP_OPEN = 1,
+	ZVD_OP_CLOSE,
+	ZVD_OP_FINISH,
+	ZVD_OP_RESET,
+};
+
+/* Zone number of a byte offset (UINT32_MAX when beyond the device). */
+uint32_t zvd_zone_of(const struct zvd_dev *dev, uint64_t off);
+
+/* Number of zones. */
+uint32_t zvd_nr_zones(const struct zvd_dev *dev);
+
+/*
+ * Apply a zone operation to zone @zone, or with @zone == ZVD_ALL_ZONES to
+ * every zone it applies to (open: closed zones; close: open zones; finish:
+ * open and closed zones; reset: open, closed and full zones). Durable before
+ * it returns. An operation on all zones is all or nothing.
+ */
+#define ZVD_ALL_ZONES UINT32_MAX
+int zvd_zone_mgmt(struct zvd_dev *dev, enum zvd_zone_op op, uint32_t zone);
+
+/* Report filters (the ZNS reporting options). */
+enum zvd_report_filter {
+	ZVD_REPORT_ALL = 0,
+	ZVD_REPORT_EMPTY,
+	ZVD_REPORT_IMP_OPEN,
+	ZVD_REPORT_EXP_OPEN,
+	ZVD_REPORT_CLOSED,
+	ZVD_REPORT_FULL,
+	ZVD_REPORT_READ_ONLY,
+	ZVD_REPORT_OFFLINE,
+	ZVD_REPORT_NOT_WP,
+};
+
+/*
+ * Describe up to @max zones, starting at zone @first, that match @filter,
+ * into @zones (caller-owned, @max entries). Returns how many were stored.
+ */
+int zvd_report(struct zvd_dev *dev, uint32_t first,
+	       enum zvd_report_filter filter, struct zvd_zone *zones,
+	       uint32_t max);
+
+/* ---- 7. fault injection and checking -------------------------------------- */
+
+/*
+ * Put a sequential zone read-only or offline, as a failing drive does.
+ * Read-only keeps the data readable; offline makes it unreachable and frees
+ * its space. A read-only zone can go offline; nothing comes back. Durable
+ * before it returns.
+ */
+int zvd_zone_fail(struct zvd_dev *dev, uint32_t zone, enum zvd_zone_cond cond);
+
+/*
+ * Check an image without changing it. @report, if not NULL, is called once
+ * per problem found with a one-line description. Returns the number of
+ * problems (0 = clean) or -errno if the image could not be read at all.
+ */
+typedef void (*zvd_check_fn)(void *arg, const char *problem);
+int zvd_check(struct zvd_backend *be, zvd_check_fn report, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZVD_H */

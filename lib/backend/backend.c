@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+/*
+ * backend.c - what every backend shares: initialisation, release and
+ * write-fault injection.
+ */
+#include <errno.h>
+
+#include "backend/backend.h"
+
+void be_init(struct zvd_backend *be, const struct zvd_backend_ops *ops)
+{
+	be->ops = ops;
+	atomic_init(&be->fault_armed, 0);
+	pthread_mutex_init(&be->fault_lock, NULL);
+	be->fault_countdown = 0;
+	be->fault_err = 0;
+	be->fault_sticky = 0;
+}
+
+/* Called for each write or zero while a fault is armed: returns the
+ * injected error when the countdown reaches its write. */
+int be_fault_check(struct zvd_backend *be)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&be->fault_lock);
+	if (be->fault_countdown > 1) {
+		be->fault_countdown--;
+	} else if (be->fault_countdown == 1) {
+		err = be->fault_err;
+		if (!be->fault_sticky) {
+			be->fault_countdown = 0;
+			atomic_store(&be->fault_armed, 0);
+		}
+	}
+	pthread_mutex_unlock(&be->fault_lock);
+	return err;
+}
+
+int zvd_backend_inject_write_error(struct zvd_backend *be, uint64_t n,
+				   int err, int sticky)
+{
+	if (!be || (n && err >= 0))
+		return -EINVAL;
+	pthread_mutex_lock(&be->fault_lock);
+	be->fault_countdown = n;
+	be->fault_err = err;
+	be->fault_sticky = sticky;
+	atomic_store(&be->fault_armed, n != 0);
+	pthread_mutex_unlock(&be->fault_lock);
+	return 0;
+}
+
+void zvd_backend_close(struct zvd_backend *be)
+{
+	if (!be)
+		return;
+	pthread_mutex_destroy(&be->fault_lock);
+	be->ops->destroy(be);
+}
