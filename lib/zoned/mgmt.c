@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mgmt.c - zone conditions and the operations that change them: the open
+ * and active resources (with the implicit close of the oldest implicitly
+ * opened zone), open/close/finish/reset of one zone or all, fault
+ * injection, and the zone report. docs/ZONED.md states the rules.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "util/util.h"
+#include "zoned/zoned.h"
+
+static int cond_is_open(uint8_t c)
+{
+	return c == ZVD_COND_IMP_OPEN || c == ZVD_COND_EXP_OPEN;
+}
+
+static int cond_is_active(uint8_t c)
+{
+	return cond_is_open(c) || c == ZVD_COND_CLOSED;
+}
+
+/* ---- the implicit-open list (oldest first), under res_lock ---- */
+
+static void io_unlink(struct zvd_dev *dev, uint32_t zi)
+{
+	struct zone *z = &dev->zones[zi];
+
+	if (z->io_prev != ZONE_NONE)
+		dev->zones[z->io_prev].io_next = z->io_next;
+	else
+		dev->io_head = z->io_next;
+	if (z->io_next != ZONE_NONE)
+		dev->zones[z->io_next].io_prev = z->io_prev;
+	else
+		dev->io_tail = z->io_prev;
+	z->io_prev = z->io_next = ZONE_NONE;
+}
+
+static void io_append(struct zvd_dev *dev, uint32_t zi)
+{
+	struct zone *z = &dev->zones[zi];
+
+	z->io_prev = dev->io_tail;
+	z->io_next = ZONE_NONE;
+	if (dev->io_tail != ZONE_NONE)
+		dev->zones[dev->io_tail].io_next = zi;
+	else
+		dev->io_head = zi;
+	dev->io_tail = zi;
+}
+
+/* Change a zone's condition and the counts that follow from it. Caller
+ * holds the zone exclusively and res_lock. */
+void zone_set_cond(struct zvd_dev *dev, uint32_t zi, uint8_t cond)
+{
+	struct zone *z = &dev->zones[zi];
+	uint8_t old = z->cond;
+
+	if (old == cond)
+		return;
+	dev->nr_open += (uint32_t)cond_is_open(cond) - (uint32_t)cond_is_open(old);
+	dev->nr_active += (uint32_t)cond_is_active(cond) -
+			  (uint32_t)cond_is_active(old);
+	if (old == ZVD_COND_IMP_OPEN)
+		io_unlink(dev, zi);
+	if (cond == ZVD_COND_IMP_OPEN)
+		io_append(dev, zi);
+	z->cond = cond;
+}
+
+/* Recount after a replay (the age order of implicitly open zones is not
+ * kept across a restart: zone order stands in for it). */
+void dev_rebuild_resources(struct zvd_dev *dev)
+{
+	pthread_mutex_lock(&dev->res_lock);
+	dev->nr_open = dev->nr_active = 0;
+	dev->io_head = dev->io_tail = ZONE_NONE;
+	for (uint32_t zi = 0; zi < dev->nr_zones; zi++) {
+		struct zone *z = &dev->zones[zi];
+		uint8_t c = z->cond;
+
+		z->cond = ZVD_COND_EMPTY;
+		z->io_prev = z->io_next = ZONE_NONE;
+		zone_set_cond(dev, zi, c);
+	}
+	pthread_mutex_unlock(&dev->res_lock);
+}
+
+void mark_dirty(struct zvd_dev *dev, uint32_t zi)
+{
+	if (atomic_exchange(&dev->zones[zi].dirty, 1))
+		return;
+	pthread_mutex_lock(&dev->dirty_lock);
+	dev->dirty[dev->nr_dirty++] = zi;
+	pthread_mutex_unlock(&dev->dirty_lock);
+}
+
+/* ---- resources ---- */
+
+/*
+ * Take zone @zi (E or C) to @target (IMP_OPEN or EXP_OPEN), claiming the
+ * active and open slots it needs and closing the oldest implicitly open
+ * zone if the open limit is reached - but only when the request then
+ * succeeds. Caller holds state_lock shared and the zone exclusively.
+ * Returns 0, a zone status error, or -EAGAIN when the caller must drop the
+ * zone's lock and start over (a victim zone was busy).
+ */
+int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target)
+{
+	struct zone *z = &dev->zones[zi];
+	uint32_t need_active = z->cond == ZVD_COND_EMPTY;
+
+	for (;;) {
+		uint32_t victim;
+		struct zone *v;
+
+		pthread_mutex_lock(&dev->res_lock);
+		if (dev->g.max_active &&
+		    dev->nr_active + need_active > dev->g.max_active) {
+			pthread_mutex_unlock(&dev->res_lock);
+			return dev_fail(dev, ZVD_TOO_MANY_ACTIVE, zi, 0, 0,
+					z->wp, dev->g.max_active);
+		}
+		if (!dev->g.max_open || dev->nr_open < dev->g.max_open) {
+			zone_set_cond(dev, zi, target);
+			pthread_mutex_unlock(&dev->res_lock);
+			return 0;
+		}
+		victim = dev->io_head;
+		pthread_mutex_unlock(&dev->res_lock);
+		if (victim == ZONE_NONE)
+			return dev_fail(dev, ZVD_TOO_MANY_OPEN, zi, 0, 0, z->wp,
+					dev->g.max_open);
+
+		/* lock the victim: blocking only upward, so no cycle forms */
+		v = &dev->zones[victim];
+		if (victim > zi)
+			pthread_rwlock_wrlock(&v->lock);
+		else if (pthread_rwlock_trywrlock(&v->lock))
+			return -EAGAIN;
+		pthread_mutex_lock(&dev->res_lock);
+		if (v->cond != ZVD_COND_IMP_OPEN) {
+			/* it changed meanwhile: look again */
+			pthread_mutex_unlock(&dev->res_lock);
+			pthread_rwlock_unlock(&v->lock);
+			continue;
+		}
+		if (dev->g.max_active &&
+		    dev->nr_active + need_active > dev->g.max_active) {
+			pthread_mutex_unlock(&dev->res_lock);
+			pthread_rwlock_unlock(&v->lock);
+			continue; /* reported by the first check */
+		}
+		if (dev->nr_open >= dev->g.max_open) {
+			zone_set_cond(dev, victim, ZVD_COND_CLOSED);
+			mark_dirty(dev, victim);
+		}
+		zone_set_cond(dev, zi, target);
+		pthread_mutex_unlock(&dev->res_lock);
+		pthread_rwlock_unlock(&v->lock);
+		return 0;
+	}
+}
+
+/* ---- one zone ---- */
+
+static void set_cond_locked(struct zvd_dev *dev, uint32_t zi, uint8_t cond)
+{
+	pthread_mutex_lock(&dev->res_lock);
+	zone_set_cond(dev, zi, cond);
+	pthread_mutex_unlock(&dev->res_lock);
+}
+
+static int invalid_transition(struct zvd_dev *dev, uint32_t zi)
+{
+	struct zone *z = &dev->zones[zi];
+
+	return dev_fail(dev, ZVD_INVALID_TRANSITION, zi, zone_start(dev, zi), 0,
+			zone_start(dev, zi) + z->wp, 0);
+}
+
+static void do_reset(struct zvd_dev *dev, uint32_t zi)
+{
+	struct zone *z = &dev->zones[zi];
+
+	zone_free_chunks(dev, z);
+	z->wp = 0;
+	z->resets++;
+	set_cond_locked(dev, zi, ZVD_COND_EMPTY);
+}
+
+static void do_finish(struct zvd_dev *dev, uint32_t zi)
+{
+	dev->zones[zi].finishes++;
+	set_cond_locked(dev, zi, ZVD_COND_FULL);
+}
+
+/* Apply @op to one zone. Caller holds state_lock shared and the zone
+ * exclusively. Returns 0, a status error, or -EAGAIN (start over). */
+static int zone_op_locked(struct zvd_dev *dev, enum zvd_zone_op op,
+			  uint32_t zi)
+{
+	struct zone *z = &dev->zones[zi];
+	uint8_t c = z->cond;
+
+	switch (op) {
+	case ZVD_OP_OPEN:
+		if (c == ZVD_COND_EMPTY || c == ZVD_COND_CLOSED)
+			return zone_open_resources(dev, zi, ZVD_COND_EXP_OPEN);
+		if (c == ZVD_COND_IMP_OPEN)
+			set_cond_locked(dev, zi, ZVD_COND_EXP_OPEN);
+		else if (c != ZVD_COND_EXP_OPEN)
+			return invalid_transition(dev, zi);
+		return 0;
+	case ZVD_OP_CLOSE:
+		if (cond_is_open(c))
+			set_cond_locked(dev, zi, ZVD_COND_CLOSED);
+		else if (c != ZVD_COND_CLOSED)
+			return invalid_transition(dev, zi);
+		return 0;
+	case ZVD_OP_FINISH:
+		if (c == ZVD_COND_EMPTY || cond_is_active(c))
+			do_finish(dev, zi);
+		else if (c != ZVD_COND_FULL)
+			return invalid_transition(dev, zi);
+		return 0;
+	case ZVD_OP_RESET:
+		if (cond_is_active(c) || c == ZVD_COND_FULL)
+			do_reset(dev, zi);
+		else if (c != ZVD_COND_EMPTY)
+			return invalid_transition(dev, zi);
+		return 0;
+	}
+	return dev_fail(dev, ZVD_INVALID_FIELD, zi, 0, 0, 0, 0);
+}
+
+static int zone_op_one(struct zvd_dev *dev, enum zvd_zone_op op, uint32_t zi)
+{
+	struct zone *z = &dev->zones[zi];
+	int err;
+
+	if (zone_is_conv(dev, zi))
+		return dev_fail(dev, ZVD_INVALID_FIELD, zi, zone_start(dev, zi),
+				0, 0, 0);
+	for (;;) {
+		pthread_rwlock_rdlock(&dev->state_lock);
+		pthread_rwlock_wrlock(&z->lock);
+		err = zone_op_locked(dev, op, zi);
+		if (!err)
+			mark_dirty(dev, zi);
+		pthread_rwlock_unlock(&z->lock);
+		pthread_rwlock_unlock(&dev->state_lock);
+		if (err != -EAGAIN)
+			return err;
+		sched_yield();
+	}
+}
+
+/* ---- all zones ---- */
+
+/* Does @op on all zones act on a zone in condition @c? */
+static int all_selects(enum zvd_zone_op op, uint8_t c)
+{
+	switch (op) {
+	case ZVD_OP_OPEN:
+		return c == ZVD_COND_CLOSED;
+	case ZVD_OP_CLOSE:
+		return cond_is_open(c);
+	case ZVD_OP_FINISH:
+		return cond_is_active(c);
+	case ZVD_OP_RESET:
+		return cond_is_active(c) || c == ZVD_COND_FULL;
+	}
+	return 0;
+}
+
+/* All or nothing: with state_lock exclusive no other request runs, so the
+ * check and the changes see one state. */
+static int zone_op_all(struct zvd_dev *dev, enum zvd_zone_op op)
+{
+	uint32_t first = dev->g.nr_conv_zones, selected = 0;
+	int err = 0;
+
+	pthread_rwlock_wrlock(&dev->state_lock);
+	for (uint32_t zi = first; zi < dev->nr_zones; zi++)
+		selected += (uint32_t)all_selects(op, dev->zones[zi].cond);
+	if (op == ZVD_OP_OPEN && dev->g.max_open &&
+	    dev->nr_open + selected > dev->g.max_open) {
+		err = dev_fail(dev, ZVD_TOO_MANY_OPEN, ZONE_NONE, 0, 0, 0,
+			       dev->g.max_open);
+		goto out;
+	}
+	for (uint32_t zi = first; zi < dev->nr_zones; zi++) {
+		struct zone *z = &dev->zones[zi];
+
+		if (!all_selects(op, z->cond))
+			continue;
+		/* readers may still hold the zone: exclude them */
+		pthread_rwlock_wrlock(&z->lock);
+		if (op == ZVD_OP_OPEN)
+			set_cond_locked(dev, zi, ZVD_COND_EXP_OPEN);
+		else
+			zone_op_locked(dev, op, zi);
+		mark_dirty(dev, zi);
+		pthread_rwlock_unlock(&z->lock);
+	}
+out:
+	pthread_rwlock_unlock(&dev->state_lock);
+	return err;
+}
+
+int zvd_zone_mgmt(struct zvd_dev *dev, enum zvd_zone_op op, uint32_t zone)
+{
+	int err;
+
+	if (op < ZVD_OP_OPEN || op > ZVD_OP_RESET ||
+	    (zone != ZVD_ALL_ZONES && zone >= dev->nr_zones))
+		return dev_fail(dev, ZVD_INVALID_FIELD,
+				zone == ZVD_ALL_ZONES ? ZONE_NONE : zone, 0, 0,
+				0, dev->nr_zones);
+	if (dev->readonly)
+		return dev_io_fail(dev, -EROFS, zone, 0, 0);
+	err = zone == ZVD_ALL_ZONES ? zone_op_all(dev, op)
+				    : zone_op_one(dev, op, zone);
+	if (err)
+		return err;
+	/* zone management is durable before it completes */
+	err = dev_flush(dev, 0);
+	return err ? dev_io_fail(dev, err, zone, 0, 0) : 0;
+}
+
+/* ---- fault injection ---- */
+
+int zvd_zone_fail(struct zvd_dev *dev, uint32_t zi, enum zvd_zone_cond cond)
+{
+	struct zone *z;
+	int err = 0;
+
+	if (zi >= dev->nr_zones || zone_is_conv(dev, zi) ||
+	    (cond != ZVD_COND_READ_ONLY && cond != ZVD_COND_OFFLINE))
+		return dev_fail(dev, ZVD_INVALID_FIELD, zi, 0, 0, 0, 0);
+	if (dev->readonly)
+		return dev_io_fail(dev, -EROFS, zi, 0, 0);
+	z = &dev->zones[zi];
+	pthread_rwlock_rdlock(&dev->state_lock);
+	pthread_rwlock_wrlock(&z->lock);
+	if (z->cond == ZVD_COND_OFFLINE && cond != ZVD_COND_OFFLINE) {
+		err = invalid_transition(dev, zi);
+	} else if (z->cond != cond) {
+		if (cond == ZVD_COND_OFFLINE) {
+			zone_free_chunks(dev, z);
+			z->wp = 0;
+		}
+		set_cond_locked(dev, zi, cond);
+		mark_dirty(dev, zi);
+	}
+	pthread_rwlock_unlock(&z->lock);
+	pthread_rwlock_unlock(&dev->state_lock);
+	if (!err)
+		err = dev_flush(dev, 0);
+	return err;
+}
+
+/* ---- report ---- */
+
+static int filter_match(enum zvd_report_filter f, uint8_t c)
+{
+	static const int8_t want[] = {
+		[ZVD_REPORT_EMPTY] = ZVD_COND_EMPTY,
+		[ZVD_REPORT_IMP_OPEN] = ZVD_COND_IMP_OPEN,
+		[ZVD_REPORT_EXP_OPEN] = ZVD_COND_EXP_OPEN,
+		[ZVD_REPORT_CLOSED] = ZVD_COND_CLOSED,
+		[ZVD_REPORT_FULL] = ZVD_COND_FULL,
+		[ZVD_REPORT_READ_ONLY] = ZVD_COND_READ_ONLY,
+		[ZVD_REPORT_OFFLINE] = ZVD_COND_OFFLINE,
+		[ZVD_REPORT_NOT_WP] = ZVD_COND_NOT_WP,
+	};
+
+	if (f == ZVD_REPORT_ALL)
+		return 1;
+	return want[f] == c;
+}
+
+static void zone_describe(struct zvd_dev *dev, uint32_t zi, struct zvd_zone *d)
+{
+	struct zone *z = &dev->zones[zi];
+
+	memset(d, 0, sizeof(*d));
+	d->start = zone_start(dev, zi);
+	d->len = dev->g.zone_size;
+	d->capacity = zone_cap(dev, zi);
+	d->type = z->type;
+	d->cond = z->cond;
+	d->written = z->wp;
+	d->writes = z->writes;
+	d->resets = z->resets;
+	d->finishes = z->finishes;
+	switch (z->cond) {
+	case ZVD_COND_NOT_WP:
+	case ZVD_COND_FULL:
+		d->wp = d->start + d->len;
+		break;
+	case ZVD_COND_READ_ONLY:
+	case ZVD_COND_OFFLINE:
+		d->wp = ZVD_WP_INVALID;
+		break;
+	default:
+		d->wp = d->start + z->wp;
+		break;
+	}
+}
+
+int zvd_report(struct zvd_dev *dev, uint32_t first,
+	       enum zvd_report_filter filter, struct zvd_zone *zones,
+	       uint32_t max)
+{
+	uint32_t n = 0;
+
+	if ((unsigned)filter > ZVD_REPORT_NOT_WP || (max && !zones))
+		return dev_fail(dev, ZVD_INVALID_FIELD, first, 0, 0, 0, 0);
+	for (uint32_t zi = first; zi < dev->nr_zones && n < max; zi++) {
+		struct zone *z = &dev->zones[zi];
+
+		pthread_rwlock_rdlock(&z->lock);
+		if (filter_match(filter, z->cond))
+			zone_describe(dev, zi, &zones[n++]);
+		pthread_rwlock_unlock(&z->lock);
+	}
+	return (int)n;
+}
