@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_create.c - zvd create: build a geometry from the defaults and the
+ * options, let the library validate it, then create the image file.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum {
+	OPT_SIZE,
+	OPT_ZONE_SIZE,
+	OPT_ZONE_CAP,
+	OPT_CONV,
+	OPT_BLOCK,
+	OPT_MAX_OPEN,
+	OPT_MAX_ACTIVE,
+	OPT_MAX_APPEND,
+};
+
+static const struct cli_opt opts[] = {
+	[OPT_SIZE] = { "size", true },
+	[OPT_ZONE_SIZE] = { "zone-size", true },
+	[OPT_ZONE_CAP] = { "zone-capacity", true },
+	[OPT_CONV] = { "conventional-zones", true },
+	[OPT_BLOCK] = { "block-size", true },
+	[OPT_MAX_OPEN] = { "max-open", true },
+	[OPT_MAX_ACTIVE] = { "max-active", true },
+	[OPT_MAX_APPEND] = { "max-append", true },
+	{ NULL, false },
+};
+
+/* A size option that must fit the 32-bit field of the geometry. */
+static int size32(const char *what, const char *s, uint32_t *out)
+{
+	uint64_t v;
+	int rc = cli_arg_size("create", what, s, &v);
+
+	if (rc)
+		return rc;
+	if (v > UINT32_MAX)
+		return cli_usage_error("create", "%s: '%s' is too large (at most %u)",
+				       what, s, UINT32_MAX);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Apply the options to the default geometry. Returns 0 or an exit code. */
+static int build_geometry(const struct cli_args *a, struct zvd_geometry *g)
+{
+	const char *const *v = a->val;
+	int rc = 0;
+
+	zvd_geometry_default(g);
+	if (!rc && v[OPT_SIZE])
+		rc = cli_arg_size("create", "--size", v[OPT_SIZE], &g->size);
+	if (!rc && v[OPT_ZONE_SIZE]) {
+		rc = cli_arg_size("create", "--zone-size", v[OPT_ZONE_SIZE],
+				  &g->zone_size);
+		g->zone_capacity = g->zone_size;
+	}
+	if (!rc && v[OPT_ZONE_CAP])
+		rc = cli_arg_size("create", "--zone-capacity", v[OPT_ZONE_CAP],
+				  &g->zone_capacity);
+	if (!rc && v[OPT_CONV])
+		rc = cli_arg_u32("create", "--conventional-zones", v[OPT_CONV],
+				 &g->nr_conv_zones);
+	if (!rc && v[OPT_BLOCK])
+		rc = size32("--block-size", v[OPT_BLOCK], &g->block_size);
+	if (!rc && v[OPT_MAX_OPEN])
+		rc = cli_arg_u32("create", "--max-open", v[OPT_MAX_OPEN],
+				 &g->max_open);
+	if (!rc && v[OPT_MAX_ACTIVE])
+		rc = cli_arg_u32("create", "--max-active", v[OPT_MAX_ACTIVE],
+				 &g->max_active);
+	if (!rc && v[OPT_MAX_APPEND])
+		rc = size32("--max-append", v[OPT_MAX_APPEND], &g->max_append);
+	return rc;
+}
+
+static void print_created(const char *path, const struct zvd_geometry *g)
+{
+	char zs[32], cap[32], size[32];
+
+	printf("created %s: %s, %llu zones of %s (capacity %s), "
+	       "%u conventional, %u-byte blocks, max open %u, max active %u\n",
+	       path, cli_fmt_size(g->size, size, sizeof(size)),
+	       (unsigned long long)(g->size / g->zone_size),
+	       cli_fmt_size(g->zone_size, zs, sizeof(zs)),
+	       cli_fmt_size(g->zone_capacity, cap, sizeof(cap)),
+	       g->nr_conv_zones, g->block_size, g->max_open, g->max_active);
+}
+
+int cmd_create(int argc, char **argv)
+{
+	struct zvd_geometry g;
+	struct zvd_backend *be;
+	struct zvd_dev *dev;
+	struct cli_args a;
+	const char *why = NULL;
+	const char *path;
+	int rc;
+
+	rc = cli_parse(argc, argv, opts, 1, 1, &a);
+	if (rc)
+		return rc > 0 ? 0 : CLI_EXIT_USAGE;
+	path = a.pos[0];
+	rc = build_geometry(&a, &g);
+	if (rc)
+		return rc;
+	if (zvd_geometry_validate(&g, &why) < 0)
+		return cli_usage_error("create", "invalid geometry: %s",
+				       why ? why : "rejected by the library");
+	rc = cli_open_backend("create", path, ZVD_FILE_CREATE, &be);
+	if (rc)
+		return rc;
+	rc = zvd_create(be, &g, &dev);
+	if (rc < 0) {
+		/* The file is ours: we created it a moment ago. */
+		zvd_backend_close(be);
+		unlink(path);
+		return cli_error("create", "%s: creating the image failed: %s",
+				 path, strerror(-rc));
+	}
+	zvd_get_geometry(dev, &g);
+	rc = cli_close("create", dev);
+	if (rc) {
+		unlink(path);
+		return rc;
+	}
+	print_created(path, &g);
+	return 0;
+}

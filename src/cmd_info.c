@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_info.c - zvd info: geometry, zones per condition, open and active
+ * counts, and space, as text or one JSON object.
+ */
+#include <stdlib.h>
+
+#include "cli.h"
+
+enum { OPT_JSON };
+
+static const struct cli_opt opts[] = {
+	[OPT_JSON] = { "json", false },
+	{ NULL, false },
+};
+
+struct info {
+	struct zvd_geometry g;
+	struct zvd_space sp;
+	uint32_t nr_zones;
+	uint64_t per_cond[ZVD_COND_COUNT];
+};
+
+/* Count zones per condition, CLI_REPORT_BATCH zones at a time. */
+static int count_conditions(struct zvd_dev *dev, struct info *in)
+{
+	struct zvd_zone *z = calloc(CLI_REPORT_BATCH, sizeof(*z));
+	uint32_t next = 0;
+	int i, n;
+
+	if (!z)
+		return cli_error("info", "out of memory");
+	while (next < in->nr_zones) {
+		n = zvd_report(dev, next, ZVD_REPORT_ALL, z, CLI_REPORT_BATCH);
+		if (n < 0) {
+			free(z);
+			return cli_dev_error("info", dev, n);
+		}
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++)
+			if (z[i].cond < ZVD_COND_COUNT)
+				in->per_cond[z[i].cond]++;
+		next = cli_zone_index(dev, &z[n - 1]) + 1;
+	}
+	free(z);
+	return 0;
+}
+
+static void line_size(const char *label, uint64_t v)
+{
+	char buf[32];
+
+	printf("%-18s %llu (%s)\n", label, (unsigned long long)v,
+	       cli_fmt_size(v, buf, sizeof(buf)));
+}
+
+static void print_text(const char *path, const struct info *in)
+{
+	const struct zvd_geometry *g = &in->g;
+	int c;
+
+	printf("%-18s %s\n", "image:", path);
+	line_size("size:", g->size);
+	printf("%-18s %u (%u conventional, %u sequential)\n", "zones:",
+	       in->nr_zones, g->nr_conv_zones, in->nr_zones - g->nr_conv_zones);
+	line_size("zone size:", g->zone_size);
+	line_size("zone capacity:", g->zone_capacity);
+	printf("%-18s %u\n", "block size:", g->block_size);
+	printf("%-18s %u\n", "max open:", g->max_open);
+	printf("%-18s %u\n", "max active:", g->max_active);
+	line_size("max append:", g->max_append);
+	printf("%-18s %u\n", "open zones:", in->sp.open_zones);
+	printf("%-18s %u\n", "active zones:", in->sp.active_zones);
+	printf("zones by condition:\n");
+	for (c = 0; c < ZVD_COND_COUNT; c++)
+		printf("  %-18s %llu\n", zvd_cond_name(c),
+		       (unsigned long long)in->per_cond[c]);
+	printf("space:\n");
+	line_size("  virtual size:", in->sp.virtual_size);
+	line_size("  data bytes:", in->sp.data_bytes);
+	line_size("  metadata bytes:", in->sp.meta_bytes);
+	line_size("  backend bytes:", in->sp.backend_bytes);
+	line_size("  chunk size:", in->sp.chunk_size);
+}
+
+static void print_json(const char *path, const struct info *in)
+{
+	const struct zvd_geometry *g = &in->g;
+	struct cli_json j;
+	int c;
+
+	cli_json_init(&j, stdout);
+	cli_json_obj_begin(&j, NULL);
+	cli_json_str(&j, "image", path);
+	cli_json_u64(&j, "size", g->size);
+	cli_json_u64(&j, "zone_size", g->zone_size);
+	cli_json_u64(&j, "zone_capacity", g->zone_capacity);
+	cli_json_u64(&j, "block_size", g->block_size);
+	cli_json_u64(&j, "zones", in->nr_zones);
+	cli_json_u64(&j, "conventional_zones", g->nr_conv_zones);
+	cli_json_u64(&j, "sequential_zones", in->nr_zones - g->nr_conv_zones);
+	cli_json_u64(&j, "max_open", g->max_open);
+	cli_json_u64(&j, "max_active", g->max_active);
+	cli_json_u64(&j, "max_append", g->max_append);
+	cli_json_u64(&j, "open_zones", in->sp.open_zones);
+	cli_json_u64(&j, "active_zones", in->sp.active_zones);
+	cli_json_obj_begin(&j, "conditions");
+	for (c = 0; c < ZVD_COND_COUNT; c++)
+		cli_json_u64(&j, zvd_cond_name(c), in->per_cond[c]);
+	cli_json_obj_end(&j);
+	cli_json_obj_begin(&j, "space");
+	cli_json_u64(&j, "virtual_size", in->sp.virtual_size);
+	cli_json_u64(&j, "data_bytes", in->sp.data_bytes);
+	cli_json_u64(&j, "meta_bytes", in->sp.meta_bytes);
+	cli_json_u64(&j, "backend_bytes", in->sp.backend_bytes);
+	cli_json_u64(&j, "chunk_size", in->sp.chunk_size);
+	cli_json_obj_end(&j);
+	cli_json_obj_end(&j);
+	cli_json_done(&j);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	struct info in = { 0 };
+	struct zvd_dev *dev;
+	struct cli_args a;
+	int rc;
+
+	rc = cli_parse(argc, argv, opts, 1, 1, &a);
+	if (rc)
+		return rc > 0 ? 0 : CLI_EXIT_USAGE;
+	rc = cli_open("info", a.pos[0], true, &dev);
+	if (rc)
+		return rc;
+	zvd_get_geometry(dev, &in.g);
+	in.nr_zones = zvd_nr_zones(dev);
+	rc = zvd_get_space(dev, &in.sp);
+	if (rc < 0)
+		rc = cli_dev_error("info", dev, rc);
+	else
+		rc = count_conditions(dev, &in);
+	if (rc) {
+		zvd_close(dev);
+		return rc;
+	}
+	rc = cli_close("info", dev);
+	if (rc)
+		return rc;
+	if (a.val[OPT_JSON])
+		print_json(a.pos[0], &in);
+	else
+		print_text(a.pos[0], &in);
+	return 0;
+}

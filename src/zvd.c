@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+/*
+ * zvd.c - main of the zvd command: find the command named by argv[1] and
+ * run it. Help and --version are handled here.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct cli_cmd cmds[] = {
+	{ "create", cmd_create }, { "info", cmd_info },
+	{ "report", cmd_report }, { "open", cmd_zone_op },
+	{ "close", cmd_zone_op }, { "finish", cmd_zone_op },
+	{ "reset", cmd_zone_op }, { "write", cmd_write },
+	{ "append", cmd_append }, { "read", cmd_read },
+	{ "check", cmd_check },	  { "fail", cmd_fail },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc > 2)
+		return cli_usage_error("help", "unexpected argument '%s'",
+				       argv[2]);
+	if (argc == 2 && strcmp(argv[1], "--help") && strcmp(argv[1], "-h")) {
+		if (cli_help_print(argv[1], stdout))
+			return cli_usage_error("help", "unknown command '%s'",
+					       argv[1]);
+		return 0;
+	}
+	cli_help_print(argc == 2 ? "help" : NULL, stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		cli_help_print(NULL, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("zvd %s\n", ZVD_CLI_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(1, argv + 1);
+	if (!strcmp(argv[1], "help"))
+		return cmd_help(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].run(argc - 1, argv + 1);
+	return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+}
