@@ -25,6 +25,7 @@ struct img_super {
 	uint64_t head_seq;   /* sequence number of its first transaction */
 	uint64_t chain_id;   /* random: tells this chain's blocks from stale ones */
 	uint64_t created;
+	uint64_t base_bytes; /* journal bytes the checkpoint itself took */
 	uint32_t blob_len;
 	uint8_t blob[IMG_BLOB_MAX];
 };

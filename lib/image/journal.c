@@ -243,7 +243,7 @@ int img_replay(struct img *img, img_replay_fn fn, void *arg)
 	free(r.buf);
 	if (!err && img->next_seq == img->sb.head_seq)
 		err = -ENODATA; /* every chain starts with a transaction */
-	img->checkpoint_bytes = img->journal_bytes;
+	img->checkpoint_bytes = img->sb.base_bytes;
 	return err;
 }
 
@@ -347,7 +347,10 @@ int journal_start(struct img *img)
 
 int img_needs_checkpoint(const struct img *img)
 {
-	uint64_t limit = ZVD_MAX(16ull << 20, 4 * img->checkpoint_bytes);
+	/* recovery reads at most this much; checkpoints cost at most a third
+	 * of the journal's writes */
+	uint64_t limit = ZVD_MAX(16ull * img->sb.chunk_size,
+				 4 * img->checkpoint_bytes);
 	return img->journal_bytes > limit;
 }
 
@@ -416,6 +419,7 @@ int img_checkpoint(struct img *img, const struct img_recs *recs)
 		err = write_new_chain(img, img->sb.chain_id, recs);
 	if (!err)
 		err = be_flush(img->be);
+	img->sb.base_bytes = img->journal_bytes;
 	if (err) {
 		/* nothing points at the new chain: drop it, keep the old one */
 		struct img_frees dropped = { .chunks = img->chain,

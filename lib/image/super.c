@@ -9,7 +9,8 @@
  *   0 magic "ZVDIMAGE"   8 version   12 bytes covered by the CRC
  *  16 generation        24 uuid[16]  40 chunk_size  44 kind
  *  48 head_chunk        52 blob_len  56 head_seq    64 chain_id
- *  72 created (s)       80 blob[256]                508 crc32c
+ *  72 created (s)       80 blob[256]   336 base_bytes (the checkpoint's
+ * share of the journal)                              508 crc32c
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ static void sb_encode(const struct img_super *sb, uint8_t *b)
 	put_le64(b + 64, sb->chain_id);
 	put_le64(b + 72, sb->created);
 	memcpy(b + 80, sb->blob, IMG_BLOB_MAX);
+	put_le64(b + 336, sb->base_bytes);
 	put_le32(b + 508, zvd_crc32c(0, b, 508));
 }
 
@@ -64,6 +66,7 @@ static int sb_decode(struct img_super *sb, const uint8_t *b, const char **why)
 	sb->chain_id = get_le64(b + 64);
 	sb->created = get_le64(b + 72);
 	memcpy(sb->blob, b + 80, IMG_BLOB_MAX);
+	sb->base_bytes = get_le64(b + 336);
 	if (!zvd_is_pow2(sb->chunk_size) || sb->chunk_size < 4 * IMG_BLOCK ||
 	    sb->chunk_size > (1u << 30)) {
 		*why = "superblock has an invalid chunk size";

@@ -5,7 +5,8 @@
  *
  * Zone record (little-endian), the whole state of one zone:
  *   0 type (1)  1 cond  4 zone  8 wp (bytes held)  16 writes  24 resets
- *  32 finishes  40 nmap  44 map[nmap] (u32 chunk per slot, 0 = none)
+ *  32 finishes  40 nmap  44 io_stamp (order of implicit opens)
+ *  52 map[nmap] (u32 chunk per slot, 0 = none)
  * Replaying a record replaces the zone's state; a zone with no record is
  * empty (or an unwritten conventional zone).
  */
@@ -17,7 +18,7 @@
 #include "zoned/zoned.h"
 
 #define ZREC_ZONE 1u
-#define ZREC_HDR 44u
+#define ZREC_HDR 52u
 
 uint32_t dev_zone_of(const struct zvd_dev *dev, uint64_t off)
 {
@@ -80,6 +81,7 @@ int zone_encode(struct zvd_dev *dev, uint32_t zi, struct img_recs *recs)
 	put_le64(p + 24, z->resets);
 	put_le64(p + 32, z->finishes);
 	put_le32(p + 40, n);
+	put_le64(p + 44, z->io_stamp);
 	for (uint32_t i = 0; i < n; i++)
 		put_le32(p + ZREC_HDR + 4 * i, z->map[i]);
 	return 0;
@@ -192,6 +194,7 @@ static int load_record(void *arg, const uint8_t *p, size_t len)
 	z->writes = get_le64(p + 16);
 	z->resets = get_le64(p + 24);
 	z->finishes = get_le64(p + 32);
+	z->io_stamp = get_le64(p + 44);
 	return 0;
 }
 
@@ -232,10 +235,10 @@ int dev_load(struct zvd_dev *dev, int all_zones, char *why, size_t len,
 			err = -EUCLEAN;
 		}
 	}
-	if (!err) {
-		dev_rebuild_resources(dev);
+	if (!err)
+		err = dev_rebuild_resources(dev);
+	if (!err)
 		err = img_start(dev->img);
-	}
 	snprintf(why, len, "%s", l.why ? l.why : "");
 	*bad_zone = l.zone;
 	return err;

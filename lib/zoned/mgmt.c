@@ -66,27 +66,51 @@ void zone_set_cond(struct zvd_dev *dev, uint32_t zi, uint8_t cond)
 			  (uint32_t)cond_is_active(old);
 	if (old == ZVD_COND_IMP_OPEN)
 		io_unlink(dev, zi);
-	if (cond == ZVD_COND_IMP_OPEN)
+	if (cond == ZVD_COND_IMP_OPEN) {
+		z->io_stamp = ++dev->io_clock;
 		io_append(dev, zi);
+	}
 	z->cond = cond;
 }
 
-/* Recount after a replay (the age order of implicitly open zones is not
- * kept across a restart: zone order stands in for it). */
-void dev_rebuild_resources(struct zvd_dev *dev)
+static int by_io_stamp(const void *a, const void *b, void *arg)
 {
+	const struct zvd_dev *dev = arg;
+	uint64_t sa = dev->zones[*(const uint32_t *)a].io_stamp;
+	uint64_t sb = dev->zones[*(const uint32_t *)b].io_stamp;
+
+	return sa < sb ? -1 : sa > sb;
+}
+
+/* Recount after a replay, rebuilding the implicit-open list in the order
+ * the zones were opened (their stamps are in the zone records). */
+int dev_rebuild_resources(struct zvd_dev *dev)
+{
+	uint32_t *io = malloc(dev->nr_zones * sizeof(*io));
+	uint32_t nr_io = 0;
+
+	if (!io)
+		return -ENOMEM;
 	pthread_mutex_lock(&dev->res_lock);
 	dev->nr_open = dev->nr_active = 0;
 	dev->io_head = dev->io_tail = ZONE_NONE;
+	dev->io_clock = 0;
 	for (uint32_t zi = 0; zi < dev->nr_zones; zi++) {
 		struct zone *z = &dev->zones[zi];
-		uint8_t c = z->cond;
 
-		z->cond = ZVD_COND_EMPTY;
+		dev->io_clock = ZVD_MAX(dev->io_clock, z->io_stamp);
+		dev->nr_open += (uint32_t)cond_is_open(z->cond);
+		dev->nr_active += (uint32_t)cond_is_active(z->cond);
 		z->io_prev = z->io_next = ZONE_NONE;
-		zone_set_cond(dev, zi, c);
+		if (z->cond == ZVD_COND_IMP_OPEN)
+			io[nr_io++] = zi;
 	}
+	qsort_r(io, nr_io, sizeof(*io), by_io_stamp, dev);
+	for (uint32_t i = 0; i < nr_io; i++)
+		io_append(dev, io[i]);
 	pthread_mutex_unlock(&dev->res_lock);
+	free(io);
+	return 0;
 }
 
 void mark_dirty(struct zvd_dev *dev, uint32_t zi)

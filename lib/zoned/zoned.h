@@ -43,6 +43,7 @@ struct zone {
 	atomic_uchar dirty; /* set when on the dirty list */
 	uint64_t writes, resets, finishes;
 	uint32_t io_prev, io_next; /* implicit-open list, oldest first */
+	uint64_t io_stamp;	   /* when it last became implicitly open */
 };
 
 struct zvd_dev {
@@ -61,6 +62,7 @@ struct zvd_dev {
 	pthread_mutex_t res_lock;
 	uint32_t nr_open, nr_active;
 	uint32_t io_head, io_tail;
+	uint64_t io_clock; /* stamps implicit opens, kept across restarts */
 
 	pthread_mutex_t dirty_lock;
 	uint32_t *dirty;
@@ -121,7 +123,7 @@ void dev_free(struct zvd_dev *dev);
 void zone_set_cond(struct zvd_dev *dev, uint32_t zi, uint8_t cond);
 int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target);
 void mark_dirty(struct zvd_dev *dev, uint32_t zi);
-void dev_rebuild_resources(struct zvd_dev *dev);
+int dev_rebuild_resources(struct zvd_dev *dev);
 
 /* flush.c */
 int dev_flush(struct zvd_dev *dev, int checkpoint);

@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# deps.sh - install the Debian packages zvd's build and tests need, if any
+# is missing. Safe to run again: it installs nothing when all are present.
+set -eu
+
+need=()
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v cmp >/dev/null 2>&1 || need+=(diffutils)
+# the sanitizer runtimes come with gcc, but a trimmed install may lack them
+if command -v gcc >/dev/null 2>&1; then
+	ver=$(gcc -dumpversion | cut -d. -f1)
+	for lib in libasan libubsan; do
+		if ! gcc -print-file-name="$lib.so" | grep -q /; then
+			need+=("libgcc-$ver-dev")
+			break
+		fi
+	done
+fi
+
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "zvd: missing packages: ${need[*]} (run as root to install them)" >&2
+	exit 1
+fi
+echo "zvd: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${need[@]}" >&2
