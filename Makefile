@@ -22,7 +22,7 @@ LDLIBS := -pthread
 
 LIB_SRC := $(wildcard lib/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-CLI_SRC := $(wildcard src/*.c)
+CLI_SRC := $(wildcard src/*.c src/*/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c tests/crash/*.c)
 TEST_BIN := $(TEST_SRC:%.c=$(B)/%)

@@ -66,9 +66,14 @@ for v in $variants; do
 		[ -x "$t" ] || continue
 		run_one "$v/${t#"$b"/tests/}" "$t"
 	done
-	for t in tests/cli/*.sh; do
+	# shell tests: every tests/GROUP/*.sh but lib.sh; the VM test bed
+	# boots a guest kernel, so it runs once, with the normal build
+	for t in tests/*/*.sh; do
+		g=$(basename "$(dirname "$t")")
 		[ "$(basename "$t")" = lib.sh ] && continue
-		run_one "$v/cli/$(basename "$t" .sh)" env ZVD="$PWD/$b/zvd" bash "$t"
+		[ "$g" = vm ] && [ "$v" = san ] && continue
+		run_one "$v/$g/$(basename "$t" .sh)" env ZVD="$PWD/$b/zvd" \
+			ZVD_BUILD="$PWD/$b" bash "$t"
 	done
 done
 
