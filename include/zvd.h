@@ -10,6 +10,7 @@
  *   5. the data path: read, write, append, flush
  *   6. zone management and report
  *   7. fault injection and checking
+ *   8. snapshots, clones, backing images
  *
  * Conventions:
  *   - every function returns 0 (or a count) on success and a negative errno
@@ -343,6 +344,100 @@ int zvd_zone_fail(struct zvd_dev *dev, uint32_t zone, enum zvd_zone_cond cond);
  */
 typedef void (*zvd_check_fn)(void *arg, const char *problem);
 int zvd_check(struct zvd_backend *be, zvd_check_fn report, void *arg);
+
+/* ---- 8. snapshots, clones, backing images -------------------------------- */
+
+/*
+ * A snapshot is a frozen, named view of a whole image: data and, for zoned
+ * images, every zone's state (condition, write pointer, read-only/offline).
+ * Taking one is O(1): nothing is copied; later changes preserve what the
+ * snapshot sees. Names: 1 to ZVD_NAME_MAX characters of [A-Za-z0-9._-],
+ * not starting with '.' or '-'. Every operation here is durable and atomic
+ * before it returns (after a power cut it either happened or it did not).
+ */
+#define ZVD_NAME_MAX 64
+
+struct zvd_snapshot_info {
+	uint32_t id;		      /* creation order, never reused */
+	uint32_t nr_clones;	      /* clones that depend on it */
+	uint64_t created;	      /* seconds since the epoch */
+	uint64_t exclusive_bytes;     /* space only this snapshot holds */
+	char name[ZVD_NAME_MAX + 1];
+	uint8_t reserved0[7];
+	uint64_t reserved[4];
+};
+
+/* Take a snapshot of everything written so far (it flushes first).
+ * -EEXIST if the name is taken, -EINVAL if it is not a valid name. */
+int zvd_snapshot_create(struct zvd_dev *dev, const char *name);
+
+/* Delete a snapshot; its space comes back. -ENOENT if there is none by that
+ * name; -EBUSY if clones depend on it (zvd_last_error_text names them). */
+int zvd_snapshot_delete(struct zvd_dev *dev, const char *name);
+
+/* Describe up to @max snapshots, oldest first, into @out (caller-owned).
+ * Returns how many snapshots exist (which may be more than @max). */
+int zvd_snapshot_list(struct zvd_dev *dev, struct zvd_snapshot_info *out,
+		      uint32_t max);
+
+/* Make the image read exactly as the snapshot does (data and zone states).
+ * The snapshot, and snapshots taken after it, are kept. */
+int zvd_rollback(struct zvd_dev *dev, const char *name);
+
+/* Open a read-only view of snapshot @name of the image on @be. Ownership of
+ * @be as for zvd_open. */
+int zvd_open_snapshot(struct zvd_backend *be, const char *name,
+		      struct zvd_dev **out);
+
+/*
+ * Clone: create the image file @new_path as a writable image that reads as
+ * snapshot @snapshot of the image at @origin_path, sharing its data (only
+ * what the clone changes takes space). The origin records the clone, and
+ * its snapshot cannot be deleted while the clone exists. The origin must
+ * not be open for writing elsewhere (-EBUSY).
+ */
+int zvd_clone(const char *origin_path, const char *snapshot,
+	      const char *new_path);
+
+/*
+ * Create the image file @new_path layered over the image at @base_path,
+ * which becomes its read-only backing image: the new image reads as the
+ * base does now, and only what it changes takes space. The base is opened
+ * read-only (shared lock) whenever the new image is open.
+ */
+int zvd_create_backed(const char *base_path, const char *new_path);
+
+/* Delete the image file at @path. A clone is first unregistered from its
+ * origin (so the origin's snapshot can be deleted again). -EBUSY if the
+ * image is open, or if clones of its snapshots exist. */
+int zvd_delete_image(const char *path);
+
+/* Progress of long operations: done out of total (bytes). */
+typedef void (*zvd_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/*
+ * Rebase: make @new_base_path the backing image without changing what the
+ * image reads (data that differs between the old and new backing is copied
+ * into the image first). @new_base_path NULL flattens: everything read from
+ * backing images is copied in and the dependency removed (for a clone, the
+ * origin's record of it is dropped). The device must be open read-write.
+ */
+int zvd_rebase(struct zvd_dev *dev, const char *new_base_path,
+	       zvd_progress_fn progress, void *arg);
+
+/* Where the image's data falls through to: the backing image's path (as
+ * stored) into @path, the snapshot name (empty for a whole image) into
+ * @snap. Returns 1 if there is a backing image, 0 if none. */
+int zvd_get_backing(struct zvd_dev *dev, char *path, size_t path_len,
+		    char *snap, size_t snap_len);
+
+/*
+ * Garbage collection: give back space no state references. Freed space is
+ * returned as snapshots and zones are released; this also rewrites the
+ * journal compactly and shrinks the backend's end if it is free.
+ * Runs alongside I/O. Returns the bytes the backend shrank by.
+ */
+int64_t zvd_gc(struct zvd_dev *dev);
 
 #ifdef __cplusplus
 }

@@ -4,12 +4,14 @@
  * write-fault injection.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "backend/backend.h"
 
 void be_init(struct zvd_backend *be, const struct zvd_backend_ops *ops)
 {
 	be->ops = ops;
+	be->path = NULL;
 	atomic_init(&be->fault_armed, 0);
 	pthread_mutex_init(&be->fault_lock, NULL);
 	be->fault_countdown = 0;
@@ -56,5 +58,6 @@ void zvd_backend_close(struct zvd_backend *be)
 	if (!be)
 		return;
 	pthread_mutex_destroy(&be->fault_lock);
+	free(be->path);
 	be->ops->destroy(be);
 }

@@ -28,11 +28,19 @@ struct zvd_backend_ops {
 	int (*zero)(struct zvd_backend *be, uint64_t off, uint64_t len);
 	/* Current size (high-water mark) in bytes. */
 	int (*size)(struct zvd_backend *be, uint64_t *size);
+	/* Cut the backend down to @size bytes (optional: NULL if it can't). */
+	int (*truncate)(struct zvd_backend *be, uint64_t size);
 	void (*destroy)(struct zvd_backend *be);
 };
 
+/* zvd_backend_file_open flag for the library's own use: open a backing
+ * image without a lock (a clone reads its origin's snapshot, which never
+ * changes, while the origin may be open for writing elsewhere). */
+#define BE_FILE_NOLOCK (1u << 31)
+
 struct zvd_backend {
 	const struct zvd_backend_ops *ops;
+	char *path; /* the file's path as opened (file backend), else NULL */
 	atomic_int fault_armed;	/* fast-path test for fault injection */
 	pthread_mutex_t fault_lock;
 	uint64_t fault_countdown;

@@ -113,6 +113,11 @@ static int file_zero(struct zvd_backend *be, uint64_t off, uint64_t len)
 	return 0;
 }
 
+static int file_truncate(struct zvd_backend *be, uint64_t size)
+{
+	return ftruncate(to_file(be)->fd, (off_t)size) ? -errno : 0;
+}
+
 static void file_destroy(struct zvd_backend *be)
 {
 	close(to_file(be)->fd);
@@ -126,6 +131,7 @@ static const struct zvd_backend_ops file_ops = {
 	.flush = file_flush,
 	.zero = file_zero,
 	.size = file_size,
+	.truncate = file_truncate,
 	.destroy = file_destroy,
 };
 
@@ -136,7 +142,8 @@ int zvd_backend_file_open(const char *path, unsigned flags,
 	int oflags = O_CLOEXEC;
 	int fd;
 
-	if (!path || !out || (flags & ~(ZVD_FILE_CREATE | ZVD_FILE_READONLY)) ||
+	if (!path || !out ||
+	    (flags & ~(ZVD_FILE_CREATE | ZVD_FILE_READONLY | BE_FILE_NOLOCK)) ||
 	    ((flags & ZVD_FILE_CREATE) && (flags & ZVD_FILE_READONLY)))
 		return -EINVAL;
 	if (flags & ZVD_FILE_CREATE)
@@ -146,7 +153,8 @@ int zvd_backend_file_open(const char *path, unsigned flags,
 	fd = open(path, oflags, 0644);
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, (flags & ZVD_FILE_READONLY ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+	if (!(flags & BE_FILE_NOLOCK) &&
+	    flock(fd, (flags & ZVD_FILE_READONLY ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
 		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		close(fd);
 		return err;
@@ -158,6 +166,12 @@ int zvd_backend_file_open(const char *path, unsigned flags,
 	}
 	be_init(&fb->be, &file_ops);
 	fb->fd = fd;
+	fb->be.path = strdup(path);
+	if (!fb->be.path) {
+		close(fd);
+		free(fb);
+		return -ENOMEM;
+	}
 	*out = &fb->be;
 	return 0;
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * alloc.c - the chunk pool: a bitmap of chunks in use, lowest free chunk
- * first (so the backend stays compact), and the deferred frees that make a
- * freed chunk reusable only once the commit that freed it is durable.
+ * alloc.c - the chunk pool: a reference count per chunk (how many zone
+ * states - the live one and each snapshot's - map it), lowest free chunk
+ * first so the backend stays compact, and deferred frees that make a chunk
+ * whose last reference went away reusable only once the commit that
+ * dropped it is durable.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,36 +12,36 @@
 #include "image/image_int.h"
 #include "util/util.h"
 
-static int pool_grow(struct img *img, uint64_t bits)
-{
-	uint64_t words = zvd_div_round_up(bits, 64);
-	uint64_t old = zvd_div_round_up(img->nr_bits, 64);
-	uint64_t *p;
+#define REF_META UINT32_MAX	    /* part of the journal chain */
+#define REF_PENDING (UINT32_MAX - 1) /* freed, awaiting a durable commit */
+#define REF_MAX (UINT32_MAX - 2)
 
-	if (bits <= img->nr_bits)
+static int pool_grow(struct img *img, uint64_t n)
+{
+	uint64_t cap = img->nr_refs;
+	uint32_t *p;
+
+	if (n <= cap)
 		return 0;
-	if (bits > (uint64_t)UINT32_MAX)
+	if (n > (uint64_t)UINT32_MAX)
 		return -ENOSPC;
-	if (words > old) {
-		words = ZVD_MAX(words, old * 2);
-		p = realloc(img->bitmap, words * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		memset(p + old, 0, (words - old) * sizeof(*p));
-		img->bitmap = p;
-		img->nr_bits = ZVD_MIN(words * 64, (uint64_t)UINT32_MAX);
-	}
-	if (img->nr_bits < bits)
-		img->nr_bits = bits;
+	cap = ZVD_MIN(ZVD_MAX(n, cap * 2), (uint64_t)UINT32_MAX);
+	p = realloc(img->refs, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + img->nr_refs, 0, (cap - img->nr_refs) * sizeof(*p));
+	img->refs = p;
+	img->nr_refs = cap;
 	return 0;
 }
 
-static int bit_test(const struct img *img, uint64_t b)
+static uint32_t refs_of(const struct img *img, uint64_t c)
 {
-	return b < img->nr_bits && (img->bitmap[b / 64] >> (b % 64)) & 1;
+	return c < img->nr_refs ? img->refs[c] : 0;
 }
 
-/* Caller holds alloc_lock (or is single-threaded during open). */
+/* Claim @chunk for the journal chain (replay). Caller holds alloc_lock or
+ * is single-threaded. -EUCLEAN if it is already in use. */
 int pool_set(struct img *img, uint32_t chunk)
 {
 	int err;
@@ -49,41 +51,45 @@ int pool_set(struct img *img, uint32_t chunk)
 	err = pool_grow(img, (uint64_t)chunk + 1);
 	if (err)
 		return err;
-	if (bit_test(img, chunk))
+	if (img->refs[chunk])
 		return -EUCLEAN;
-	img->bitmap[chunk / 64] |= 1ull << (chunk % 64);
+	img->refs[chunk] = REF_META;
 	img->used++;
+	img->meta++;
 	return 0;
 }
 
-void pool_clear(struct img *img, uint32_t chunk)
+/* Return a chunk to the free pool. Caller holds alloc_lock. */
+static void pool_clear(struct img *img, uint32_t chunk)
 {
-	if (!bit_test(img, chunk))
+	if (!refs_of(img, chunk))
 		return;
-	img->bitmap[chunk / 64] &= ~(1ull << (chunk % 64));
+	if (img->refs[chunk] == REF_META)
+		img->meta--;
+	img->refs[chunk] = 0;
 	img->used--;
 	if (chunk < img->hint)
 		img->hint = chunk;
 }
 
-/* Find and take the lowest free chunk. Caller holds alloc_lock. */
-static int pool_take(struct img *img, uint32_t *chunk)
+/* Take the lowest free chunk and give it @value. Caller holds alloc_lock. */
+static int pool_take(struct img *img, uint32_t value, uint32_t *chunk)
 {
-	uint64_t b = ZVD_MAX(img->hint, img->first_chunk);
+	uint64_t c = ZVD_MAX(img->hint, img->first_chunk);
+	int err;
 
-	while (b < img->nr_bits) {
-		uint64_t w = img->bitmap[b / 64] | ((1ull << (b % 64)) - 1);
-		if (w != ~0ull) {
-			b = (b & ~63ull) + (uint64_t)__builtin_ctzll(~w);
-			break;
-		}
-		b = (b & ~63ull) + 64;
-	}
-	if (b >= UINT32_MAX)
+	while (c < img->nr_refs && img->refs[c])
+		c++;
+	if (c >= UINT32_MAX)
 		return -ENOSPC;
-	img->hint = b + 1;
-	*chunk = (uint32_t)b;
-	return pool_set(img, (uint32_t)b);
+	err = pool_grow(img, c + 1);
+	if (err)
+		return err;
+	img->hint = c + 1;
+	img->refs[c] = value;
+	img->used++;
+	*chunk = (uint32_t)c;
+	return 0;
 }
 
 int img_alloc(struct img *img, uint32_t *chunk)
@@ -91,7 +97,7 @@ int img_alloc(struct img *img, uint32_t *chunk)
 	int err;
 
 	pthread_mutex_lock(&img->alloc_lock);
-	err = pool_take(img, chunk);
+	err = pool_take(img, 1, chunk);
 	pthread_mutex_unlock(&img->alloc_lock);
 	return err;
 }
@@ -101,41 +107,65 @@ int pool_alloc_meta(struct img *img, uint32_t *chunk)
 	int err;
 
 	pthread_mutex_lock(&img->alloc_lock);
-	err = pool_take(img, chunk);
+	err = pool_take(img, REF_META, chunk);
 	if (!err)
 		img->meta++;
 	pthread_mutex_unlock(&img->alloc_lock);
 	return err;
 }
 
-int img_mark_used(struct img *img, uint32_t chunk)
+int img_ref(struct img *img, uint32_t chunk)
 {
-	int err;
+	int err = 0;
 
 	pthread_mutex_lock(&img->alloc_lock);
-	err = pool_set(img, chunk);
+	if (chunk < img->first_chunk)
+		err = -EUCLEAN;
+	else
+		err = pool_grow(img, (uint64_t)chunk + 1);
+	if (!err && img->refs[chunk] >= REF_MAX)
+		err = -EUCLEAN; /* journal, freed, or absurdly shared */
+	if (!err && img->refs[chunk]++ == 0)
+		img->used++;
 	pthread_mutex_unlock(&img->alloc_lock);
 	return err;
 }
 
-void img_free_deferred(struct img *img, uint32_t chunk)
+uint32_t img_refcount(struct img *img, uint32_t chunk)
+{
+	uint32_t r;
+
+	pthread_mutex_lock(&img->alloc_lock);
+	r = refs_of(img, chunk);
+	pthread_mutex_unlock(&img->alloc_lock);
+	return r >= REF_MAX ? 0 : r;
+}
+
+/* Queue a chunk for release after the next durable commit. Caller holds
+ * alloc_lock. */
+static void defer(struct img *img, uint32_t chunk)
 {
 	struct img_frees *d = &img->deferred;
 
-	pthread_mutex_lock(&img->alloc_lock);
+	img->refs[chunk] = REF_PENDING;
 	if (d->n == img->cap_deferred) {
 		size_t n = img->cap_deferred ? img->cap_deferred * 2 : 64;
 		uint32_t *p = realloc(d->chunks, n * sizeof(*p));
-		if (!p) {
-			/* keep the chunk in use: a leak until reopen, never a
-			 * premature reuse */
-			pthread_mutex_unlock(&img->alloc_lock);
-			return;
-		}
+		if (!p)
+			return; /* stays pending: a leak until reopen, never a
+				 * premature reuse */
 		d->chunks = p;
 		img->cap_deferred = n;
 	}
 	d->chunks[d->n++] = chunk;
+}
+
+void img_unref(struct img *img, uint32_t chunk)
+{
+	pthread_mutex_lock(&img->alloc_lock);
+	if (refs_of(img, chunk) && img->refs[chunk] < REF_MAX &&
+	    --img->refs[chunk] == 0)
+		defer(img, chunk);
 	pthread_mutex_unlock(&img->alloc_lock);
 }
 
@@ -159,7 +189,8 @@ static int zero_chunks(struct img *img, uint64_t first, uint64_t count)
 void img_release_frees(struct img *img, struct img_frees *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
-		/* a chunk that cannot be zeroed stays in use until reopen */
+		/* a chunk that cannot be zeroed stays out of the pool until
+		 * reopen */
 		if (zero_chunks(img, f->chunks[i], 1))
 			continue;
 		pthread_mutex_lock(&img->alloc_lock);
@@ -173,8 +204,10 @@ void img_release_frees(struct img *img, struct img_frees *f)
 
 void img_return_frees(struct img *img, struct img_frees *f)
 {
+	pthread_mutex_lock(&img->alloc_lock);
 	for (size_t i = 0; i < f->n; i++)
-		img_free_deferred(img, f->chunks[i]);
+		defer(img, f->chunks[i]);
+	pthread_mutex_unlock(&img->alloc_lock);
 	free(f->chunks);
 	f->chunks = NULL;
 	f->n = 0;
@@ -192,13 +225,13 @@ int img_start(struct img *img)
 		return err;
 	end = zvd_div_round_up(size, 1ull << img->chunk_shift);
 	/* chunks beyond the durable state may hold data of lost writes */
-	for (uint64_t b = img->first_chunk; b <= end; b++) {
-		if (b < end && !bit_test(img, b)) {
+	for (uint64_t c = img->first_chunk; c <= end; c++) {
+		if (c < end && !refs_of(img, c)) {
 			run++;
 			continue;
 		}
 		if (run) {
-			err = zero_chunks(img, b - run, run);
+			err = zero_chunks(img, c - run, run);
 			if (err)
 				return err;
 			run = 0;
@@ -214,5 +247,12 @@ void img_usage(struct img *img, struct img_usage *u)
 	u->meta_chunks = img->meta;
 	u->data_chunks = img->used - img->meta;
 	u->journal_bytes = img->journal_bytes;
+	u->end_chunk = 0;
+	for (uint64_t c = img->nr_refs; c > 0; c--) {
+		if (img->refs[c - 1]) {
+			u->end_chunk = c;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&img->alloc_lock);
 }

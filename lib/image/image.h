@@ -49,9 +49,10 @@ size_t img_max_txn(const struct img *img);
 
 /* ---- lifetime ---- */
 
-/* Format an empty backend. */
+/* Format an empty backend, with @uuid as its identity (NULL: random). */
 int img_create(struct zvd_backend *be, uint32_t kind, uint32_t chunk_size,
-	       const void *blob, size_t blob_len, struct img **out);
+	       const void *blob, size_t blob_len, const uint8_t *uuid,
+	       struct img **out);
 
 /* Read the superblock. On failure *why says what is wrong. */
 int img_open(struct zvd_backend *be, int readonly, struct img **out,
@@ -63,9 +64,17 @@ int img_open(struct zvd_backend *be, int readonly, struct img **out,
 typedef int (*img_replay_fn)(void *arg, const uint8_t *rec, size_t len);
 int img_replay(struct img *img, img_replay_fn fn, void *arg);
 
-/* Tell the allocator that @chunk holds live data (after replay). Returns
- * -EUCLEAN if the chunk is out of range or already in use. */
-int img_mark_used(struct img *img, uint32_t chunk);
+/* Add a reference to @chunk: one more zone state (live or a snapshot's)
+ * maps it. At open every mapped chunk is referenced after replay. Returns
+ * -EUCLEAN if the chunk is out of range or part of the journal. */
+int img_ref(struct img *img, uint32_t chunk);
+
+/* Drop a reference; a chunk no state maps any more is freed once the next
+ * commit is durable. */
+void img_unref(struct img *img, uint32_t chunk);
+
+/* References to @chunk (0 for a free or journal chunk). */
+uint32_t img_refcount(struct img *img, uint32_t chunk);
 
 /* Build the free pool once every live chunk is marked. A writable image
  * also zeroes its free chunks, so that a new chunk always reads as zeros. */
@@ -86,11 +95,8 @@ static inline uint64_t img_chunk_off(uint32_t chunk_shift, uint32_t chunk)
 
 /* ---- allocation ---- */
 
-/* A chunk for data; it reads as zeros until written. */
+/* A chunk for data, with one reference; it reads as zeros until written. */
 int img_alloc(struct img *img, uint32_t *chunk);
-
-/* Give a chunk back once the next commit or checkpoint is durable. */
-void img_free_deferred(struct img *img, uint32_t chunk);
 
 /* Frees taken for one commit: taken before the state is captured, released
  * after it is durable, returned to the deferred list if it failed. */
@@ -106,6 +112,7 @@ struct img_usage {
 	uint64_t data_chunks;
 	uint64_t meta_chunks;
 	uint64_t journal_bytes; /* since the last checkpoint */
+	uint64_t end_chunk;	/* one past the highest chunk in use */
 };
 void img_usage(struct img *img, struct img_usage *u);
 
@@ -126,5 +133,9 @@ int img_needs_checkpoint(const struct img *img);
 /* Once a metadata write failed in a way that leaves the on-disk state
  * unknown, the image refuses further commits (-EIO) until reopened. */
 int img_is_broken(const struct img *img);
+void img_set_broken(struct img *img);
+
+/* The image's identity (16 bytes). */
+const uint8_t *img_uuid(const struct img *img);
 
 #endif

@@ -49,8 +49,8 @@ struct img {
 
 	/* chunk pool */
 	pthread_mutex_t alloc_lock;
-	uint64_t *bitmap;     /* bit set = chunk in use */
-	uint64_t nr_bits;     /* chunks tracked */
+	uint32_t *refs;	      /* per chunk: references, or journal/pending */
+	uint64_t nr_refs;     /* chunks tracked */
 	uint64_t hint;	      /* no free chunk below this */
 	uint64_t used, meta;
 	struct img_frees deferred;
@@ -62,7 +62,6 @@ int sb_write(struct img *img);
 
 /* alloc.c */
 int pool_set(struct img *img, uint32_t chunk); /* -EUCLEAN if already set */
-void pool_clear(struct img *img, uint32_t chunk);
 int pool_alloc_meta(struct img *img, uint32_t *chunk);
 
 /* journal.c */

@@ -192,7 +192,6 @@ static int follow_link(struct img *img, uint32_t next)
 	err = pool_set(img, next);
 	if (err)
 		return err;
-	img->meta++;
 	err = chain_add(img, next);
 	if (err)
 		return err;
@@ -424,9 +423,6 @@ int img_checkpoint(struct img *img, const struct img_recs *recs)
 		/* nothing points at the new chain: drop it, keep the old one */
 		struct img_frees dropped = { .chunks = img->chain,
 					     .n = img->nr_chain };
-		pthread_mutex_lock(&img->alloc_lock);
-		img->meta -= img->nr_chain;
-		pthread_mutex_unlock(&img->alloc_lock);
 		img_release_frees(img, &dropped);
 		img->chain = old;
 		img->nr_chain = nr_old;
@@ -451,9 +447,6 @@ int img_checkpoint(struct img *img, const struct img_recs *recs)
 	}
 	/* the old chain is unreachable now: give its chunks back */
 	struct img_frees f = { .chunks = old, .n = nr_old };
-	pthread_mutex_lock(&img->alloc_lock);
-	img->meta -= nr_old;
-	pthread_mutex_unlock(&img->alloc_lock);
 	img_release_frees(img, &f);
 	img->checkpoint_bytes = img->journal_bytes;
 	return 0;

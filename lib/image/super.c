@@ -114,7 +114,8 @@ static void img_set_geometry(struct img *img)
 }
 
 int img_create(struct zvd_backend *be, uint32_t kind, uint32_t chunk_size,
-	       const void *blob, size_t blob_len, struct img **out)
+	       const void *blob, size_t blob_len, const uint8_t *uuid,
+	       struct img **out)
 {
 	struct img *img;
 	uint64_t size;
@@ -137,8 +138,12 @@ int img_create(struct zvd_backend *be, uint32_t kind, uint32_t chunk_size,
 	img->sb.blob_len = (uint32_t)blob_len;
 	memcpy(img->sb.blob, blob, blob_len);
 	img->sb.created = (uint64_t)time(NULL);
-	put_le64(img->sb.uuid, zvd_random64());
-	put_le64(img->sb.uuid + 8, zvd_random64());
+	if (uuid) {
+		memcpy(img->sb.uuid, uuid, 16);
+	} else {
+		put_le64(img->sb.uuid, zvd_random64());
+		put_le64(img->sb.uuid + 8, zvd_random64());
+	}
 	img_set_geometry(img);
 
 	err = pool_alloc_meta(img, &head);
@@ -210,7 +215,7 @@ void img_close(struct img *img)
 	if (!img)
 		return;
 	free(img->chain);
-	free(img->bitmap);
+	free(img->refs);
 	free(img->deferred.chunks);
 	pthread_mutex_destroy(&img->alloc_lock);
 	free(img);
@@ -235,4 +240,14 @@ const uint8_t *img_blob(const struct img *img, size_t *len)
 int img_is_broken(const struct img *img)
 {
 	return img->broken;
+}
+
+void img_set_broken(struct img *img)
+{
+	img->broken = 1;
+}
+
+const uint8_t *img_uuid(const struct img *img)
+{
+	return img->sb.uuid;
 }

@@ -38,9 +38,20 @@ static int check_zones(struct checker *c, struct zvd_dev *dev)
 	int err = be_size(dev->be, &size);
 
 	for (uint32_t zi = 0; !err && zi < dev->nr_zones; zi++) {
-		const char *why = zone_problem(dev, zi, size, buf, sizeof(buf));
+		const char *why = zone_problem(dev, zi, &dev->zones[zi].st, size,
+					       buf, sizeof(buf));
 		if (why)
 			problem(c, "zone %u: %s", zi, why);
+		for (uint32_t i = 0; i < dev->nr_snaps; i++) {
+			struct snap *s = dev->snaps[i];
+			if (!s->saved || !s->saved[zi])
+				continue;
+			why = zone_problem(dev, zi, s->saved[zi], size, buf,
+					   sizeof(buf));
+			if (why)
+				problem(c, "snapshot '%s', zone %u: %s", s->name,
+					zi, why);
+		}
 	}
 	if (dev->g.max_open && dev->nr_open > dev->g.max_open)
 		problem(c, "%u zones are open, above the limit of %u",

@@ -1,14 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * dev.c - a zoned device's lifetime: create, open (replaying the journal's
- * zone records), close, and the zone record itself.
- *
- * Zone record (little-endian), the whole state of one zone:
- *   0 type (1)  1 cond  4 zone  8 wp (bytes held)  16 writes  24 resets
- *  32 finishes  40 nmap  44 io_stamp (order of implicit opens)
- *  52 map[nmap] (u32 chunk per slot, 0 = none)
- * Replaying a record replaces the zone's state; a zone with no record is
- * empty (or an unwritten conventional zone).
+ * dev.c - a zoned device's lifetime: create, open (replaying the journal),
+ * close. The records themselves are in state.c (zones), snap.c
+ * (snapshots) and layer.c (the backing image).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,9 +10,6 @@
 
 #include "util/util.h"
 #include "zoned/zoned.h"
-
-#define ZREC_ZONE 1u
-#define ZREC_HDR 52u
 
 uint32_t dev_zone_of(const struct zvd_dev *dev, uint64_t off)
 {
@@ -44,60 +35,19 @@ void zvd_get_geometry(const struct zvd_dev *dev, struct zvd_geometry *g)
 	*g = dev->g;
 }
 
-/* Highest used map slot + 1. */
-static uint32_t map_len(const struct zvd_dev *dev, const struct zone *z)
-{
-	uint32_t n = z->map ? dev->slots : 0;
-
-	while (n && !z->map[n - 1])
-		n--;
-	return n;
-}
-
 int zone_pristine(const struct zvd_dev *dev, const struct zone *z,
 		  uint32_t zi)
 {
 	uint8_t idle = zone_is_conv(dev, zi) ? ZVD_COND_NOT_WP : ZVD_COND_EMPTY;
+	const struct zview *v = &z->st;
 
-	return z->cond == idle && !z->wp && !map_len(dev, z) && !z->writes &&
-	       !z->resets && !z->finishes;
-}
-
-/* Append zone @zi's record to @recs. Caller keeps the zone stable. */
-int zone_encode(struct zvd_dev *dev, uint32_t zi, struct img_recs *recs)
-{
-	const struct zone *z = &dev->zones[zi];
-	uint32_t n = map_len(dev, z);
-	uint8_t *p = img_recs_add(recs, ZREC_HDR + 4 * (size_t)n);
-
-	if (!p)
-		return -ENOMEM;
-	memset(p, 0, ZREC_HDR);
-	p[0] = ZREC_ZONE;
-	p[1] = z->cond;
-	put_le32(p + 4, zi);
-	put_le64(p + 8, z->wp);
-	put_le64(p + 16, z->writes);
-	put_le64(p + 24, z->resets);
-	put_le64(p + 32, z->finishes);
-	put_le32(p + 40, n);
-	put_le64(p + 44, z->io_stamp);
-	for (uint32_t i = 0; i < n; i++)
-		put_le32(p + ZREC_HDR + 4 * i, z->map[i]);
-	return 0;
-}
-
-/* Free a zone's chunks once the next commit is durable. Caller holds the
- * zone exclusively. */
-void zone_free_chunks(struct zvd_dev *dev, struct zone *z)
-{
-	if (!z->map)
-		return;
-	for (uint32_t i = 0; i < dev->slots; i++)
-		if (z->map[i])
-			img_free_deferred(dev->img, z->map[i]);
-	free(z->map);
-	z->map = NULL;
+	if (v->cond != idle || v->wp || v->base_len || v->writes || v->resets ||
+	    v->finishes)
+		return 0;
+	for (uint32_t i = 0; v->map && i < dev->slots; i++)
+		if (v->map[i])
+			return 0;
+	return 1;
 }
 
 struct load {
@@ -108,31 +58,37 @@ struct load {
 };
 
 /*
- * What is wrong with zone @zi after a replay, in words (written into @buf
- * when numbers are needed), or NULL. Every byte below a sequential zone's
- * write pointer must be in a mapped chunk inside the backend.
+ * What is wrong with state @v of zone @zi, in words (written into @buf when
+ * numbers are needed), or NULL. Every byte below a sequential zone's write
+ * pointer must be in a mapped chunk inside the backend, or read through to
+ * the backing image.
  */
-const char *zone_problem(struct zvd_dev *dev, uint32_t zi, uint64_t be_size,
-			 char *buf, size_t len)
+const char *zone_problem(struct zvd_dev *dev, uint32_t zi,
+			 const struct zview *v, uint64_t be_size, char *buf,
+			 size_t len)
 {
-	const struct zone *z = &dev->zones[zi];
 	uint64_t chunk = 1ull << dev->chunk_shift;
 
-	if (z->cond == ZVD_COND_EMPTY && z->wp)
+	(void)zi;
+	if (v->cond == ZVD_COND_EMPTY && v->wp)
 		return "empty, but its write pointer is not at the zone start";
-	if (z->cond == ZVD_COND_OFFLINE && (z->wp || z->map))
+	if (v->cond == ZVD_COND_OFFLINE && (v->wp || v->map))
 		return "offline, but it still holds data";
-	for (uint64_t s = 0; s * chunk < z->wp; s++) {
+	if (v->base_len && !dev->bk.present)
+		return "reads through to a backing image, but the image has none";
+	for (uint64_t s = 0; s * chunk < v->wp; s++) {
 		uint64_t end;
 
-		if (!z->map || !z->map[s]) {
+		if (!v->map || !v->map[s]) {
+			if (s * chunk < v->base_len)
+				continue;
 			snprintf(buf, len, "data below the write pointer (%llu bytes in) is missing at %llu",
-				 (unsigned long long)z->wp,
+				 (unsigned long long)v->wp,
 				 (unsigned long long)(s * chunk));
 			return buf;
 		}
-		end = img_chunk_off(dev->chunk_shift, z->map[s]) +
-		      ZVD_MIN(chunk, z->wp - s * chunk);
+		end = img_chunk_off(dev->chunk_shift, v->map[s]) +
+		      ZVD_MIN(chunk, v->wp - s * chunk);
 		if (end > be_size) {
 			snprintf(buf, len, "data at %llu lies beyond the end of the image file (is it truncated?)",
 				 (unsigned long long)(s * chunk));
@@ -140,13 +96,6 @@ const char *zone_problem(struct zvd_dev *dev, uint32_t zi, uint64_t be_size,
 		}
 	}
 	return NULL;
-}
-
-static int cond_valid(const struct zvd_dev *dev, uint32_t zi, uint8_t cond)
-{
-	if (zone_is_conv(dev, zi))
-		return cond == ZVD_COND_NOT_WP;
-	return cond >= ZVD_COND_EMPTY && cond < ZVD_COND_COUNT;
 }
 
 static int load_fail(struct load *l, uint32_t zi, const char *why)
@@ -161,41 +110,35 @@ static int load_record(void *arg, const uint8_t *p, size_t len)
 {
 	struct load *l = arg;
 	struct zvd_dev *dev = l->dev;
-	struct zone *z;
-	uint32_t zi, n;
-	uint64_t wp;
+	struct zview v;
+	uint32_t zi, snap_id;
+	int err;
 
-	if (len < ZREC_HDR || p[0] != ZREC_ZONE)
-		return load_fail(l, ZONE_NONE, "journal holds an unknown record");
-	zi = get_le32(p + 4);
-	n = get_le32(p + 40);
-	wp = get_le64(p + 8);
-	if (zi >= dev->nr_zones)
-		return load_fail(l, ZONE_NONE, "journal names a zone beyond the device");
-	if (len != ZREC_HDR + 4 * (size_t)n || n > dev->slots)
-		return load_fail(l, zi, "zone record has a bad map length");
-	if (!cond_valid(dev, zi, p[1]))
-		return load_fail(l, zi, "zone record has an invalid condition");
-	if (wp > zone_cap(dev, zi) || wp % dev->g.block_size ||
-	    (zone_is_conv(dev, zi) && wp))
-		return load_fail(l, zi, "zone record has an invalid write pointer");
-	z = &dev->zones[zi];
-	free(z->map);
-	z->map = NULL;
-	if (n) {
-		z->map = calloc(dev->slots, sizeof(*z->map));
-		if (!z->map)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < n; i++)
-			z->map[i] = get_le32(p + ZREC_HDR + 4 * i);
+	if (!len)
+		return load_fail(l, ZONE_NONE, "journal holds an empty record");
+	switch (p[0]) {
+	case REC_ZONE:
+		err = zview_decode(dev, p, len, &zi, &snap_id, &v, &l->why);
+		if (err) {
+			l->zone = zi < dev->nr_zones ? zi : ZONE_NONE;
+			return err;
+		}
+		free(dev->zones[zi].st.map);
+		dev->zones[zi].st = v;
+		return 0;
+	case REC_SNAP_CREATE:
+	case REC_SNAP_ZONE:
+	case REC_SNAP_DELETE:
+	case REC_CLONE_REF:
+	case REC_CLONE_UNREF:
+		return snap_replay(dev, p, len, &l->why);
+	case REC_BACKING:
+		err = backing_replay(dev, p, len);
+		if (err == -EUCLEAN)
+			l->why = "backing image record is malformed";
+		return err;
 	}
-	z->cond = p[1];
-	z->wp = wp;
-	z->writes = get_le64(p + 16);
-	z->resets = get_le64(p + 24);
-	z->finishes = get_le64(p + 32);
-	z->io_stamp = get_le64(p + 44);
-	return 0;
+	return load_fail(l, ZONE_NONE, "journal holds an unknown record");
 }
 
 /*
@@ -218,18 +161,23 @@ int dev_load(struct zvd_dev *dev, int all_zones, char *why, size_t len,
 	if (err == -EUCLEAN && !l.why)
 		l.why = "journal chain is malformed";
 	for (uint32_t zi = 0; !err && zi < dev->nr_zones; zi++) {
-		struct zone *z = &dev->zones[zi];
-		for (uint32_t i = 0; z->map && i < dev->slots && !err; i++)
-			if (z->map[i] && img_mark_used(dev->img, z->map[i])) {
-				err = -EUCLEAN;
-				l.why = "zone maps a chunk that is out of range or used twice";
-				l.zone = zi;
-			}
+		if (zview_ref_chunks(dev, &dev->zones[zi].st)) {
+			err = -EUCLEAN;
+			l.why = "zone maps a chunk that is out of range or part of the journal";
+			l.zone = zi;
+		}
 	}
+	if (!err && snaps_ref_chunks(dev, &l.zone)) {
+		err = -EUCLEAN;
+		l.why = "a snapshot maps a chunk that is out of range or part of the journal";
+	}
+	if (!err)
+		snaps_after_load(dev);
 	if (!err)
 		err = be_size(dev->be, &size);
 	for (uint32_t zi = 0; !err && all_zones && zi < dev->nr_zones; zi++) {
-		l.why = zone_problem(dev, zi, size, l.buf, sizeof(l.buf));
+		l.why = zone_problem(dev, zi, &dev->zones[zi].st, size, l.buf,
+				     sizeof(l.buf));
 		if (l.why) {
 			l.zone = zi;
 			err = -EUCLEAN;
@@ -281,7 +229,7 @@ struct zvd_dev *dev_new(struct zvd_backend *be, const struct zvd_geometry *g,
 		pthread_rwlock_init(&z->lock, &wpref);
 		z->type = zone_is_conv(dev, zi) ? ZVD_ZONE_CONVENTIONAL
 						: ZVD_ZONE_SEQUENTIAL;
-		z->cond = zone_is_conv(dev, zi) ? ZVD_COND_NOT_WP
+		z->st.cond = zone_is_conv(dev, zi) ? ZVD_COND_NOT_WP
 						: ZVD_COND_EMPTY;
 		atomic_init(&z->dirty, 0);
 		z->io_prev = z->io_next = ZONE_NONE;
@@ -293,15 +241,21 @@ struct zvd_dev *dev_new(struct zvd_backend *be, const struct zvd_geometry *g,
 	pthread_mutex_init(&dev->dirty_lock, NULL);
 	pthread_mutex_init(&dev->flush_lock, NULL);
 	pthread_mutex_init(&dev->err_lock, NULL);
+	pthread_mutex_init(&dev->snap_lock, NULL);
 	atomic_init(&dev->flush_started, 0);
 	dev->last.zone = UINT32_MAX;
+	dev->next_snap_id = 1; /* 0 means "no snapshot" in zone->saved_upto */
 	return dev;
 }
 
+/* Release a device and everything it holds but its backend. */
 void dev_free(struct zvd_dev *dev)
 {
+	backing_close(dev);
+	snaps_free(dev);
+	free(dev->path);
 	for (uint32_t zi = 0; zi < dev->nr_zones; zi++) {
-		free(dev->zones[zi].map);
+		free(dev->zones[zi].st.map);
 		pthread_rwlock_destroy(&dev->zones[zi].lock);
 	}
 	free(dev->zones);
@@ -314,11 +268,19 @@ void dev_free(struct zvd_dev *dev)
 	pthread_mutex_destroy(&dev->dirty_lock);
 	pthread_mutex_destroy(&dev->flush_lock);
 	pthread_mutex_destroy(&dev->err_lock);
+	pthread_mutex_destroy(&dev->snap_lock);
 	free(dev);
 }
 
 int zvd_create(struct zvd_backend *be, const struct zvd_geometry *g,
 	       struct zvd_dev **out)
+{
+	return dev_create(be, g, NULL, out);
+}
+
+/* zvd_create with a chosen image uuid (NULL: a random one). */
+int dev_create(struct zvd_backend *be, const struct zvd_geometry *g,
+	       const uint8_t *uuid, struct zvd_dev **out)
 {
 	uint8_t blob[GEO_BLOB_LEN];
 	struct zvd_dev *dev;
@@ -334,7 +296,7 @@ int zvd_create(struct zvd_backend *be, const struct zvd_geometry *g,
 		return -ENOMEM;
 	geo_encode(g, blob);
 	err = img_create(be, IMG_KIND_ZONED, geo_chunk_size(g), blob,
-			 sizeof(blob), &dev->img);
+			 sizeof(blob), uuid, &dev->img);
 	if (!err)
 		err = img_start(dev->img);
 	if (err) {
@@ -397,8 +359,9 @@ int zvd_open(struct zvd_backend *be, unsigned flags, struct zvd_dev **out)
 	if (err)
 		return err;
 	err = dev_load(dev, 1, reason, sizeof(reason), &zone);
+	if (!err)
+		err = backing_open(dev);
 	if (err) {
-		dev->be = NULL;
 		dev_free(dev);
 		return err;
 	}

@@ -15,25 +15,24 @@
 #include "util/util.h"
 #include "zoned/zoned.h"
 
-static int encode_all(struct zvd_dev *dev)
+/*
+ * Step 2, with every state change excluded: apply @op's change (if any),
+ * take the chunks freed so far and the zones changed since the last commit,
+ * and record them. Caller holds flush_lock. Sets *full when the changes are
+ * too many for one transaction and the whole state was recorded instead.
+ */
+static int capture(struct zvd_dev *dev, struct flush_op *op, int *full,
+		   uint32_t *nr_taken, struct img_frees *frees)
 {
 	int err = 0;
 
 	img_recs_reset(&dev->recs);
-	for (uint32_t zi = 0; zi < dev->nr_zones && !err; zi++)
-		if (!zone_pristine(dev, &dev->zones[zi], zi))
-			err = zone_encode(dev, zi, &dev->recs);
-	return err;
-}
-
-/* Step 2. Caller holds flush_lock. Sets *full when the changes are too
- * many for one transaction and the whole state was recorded instead. */
-static int capture(struct zvd_dev *dev, int *full, uint32_t *nr_taken)
-{
-	int err = 0;
-
-	img_recs_reset(&dev->recs);
+	dev->nr_emitted = 0;
+	*nr_taken = 0;
 	pthread_rwlock_wrlock(&dev->state_lock);
+	if (op && op->apply)
+		err = op->apply(dev, &dev->recs, op->arg);
+	img_take_frees(dev->img, frees);
 	pthread_mutex_lock(&dev->dirty_lock);
 	*nr_taken = dev->nr_dirty;
 	memcpy(dev->taken, dev->dirty, dev->nr_dirty * sizeof(*dev->taken));
@@ -41,34 +40,46 @@ static int capture(struct zvd_dev *dev, int *full, uint32_t *nr_taken)
 	pthread_mutex_unlock(&dev->dirty_lock);
 	for (uint32_t i = 0; i < *nr_taken; i++)
 		atomic_store(&dev->zones[dev->taken[i]].dirty, 0);
-	for (uint32_t i = 0; i < *nr_taken && !err && !*full; i++)
-		err = zone_encode(dev, dev->taken[i], &dev->recs);
+	for (uint32_t i = 0; i < *nr_taken && !err && !*full; i++) {
+		uint32_t zi = dev->taken[i];
+
+		err = snap_emit_dirty(dev, zi, &dev->recs);
+		if (!err)
+			err = zview_encode(dev, REC_ZONE, 0, zi,
+					   &dev->zones[zi].st, &dev->recs);
+	}
 	if (!err && (*full || dev->recs.len > img_max_txn(dev->img))) {
 		*full = 1;
-		err = encode_all(dev);
+		err = dev_encode_all(dev, &dev->recs);
 	}
 	pthread_rwlock_unlock(&dev->state_lock);
 	return err;
 }
 
 /* Steps 1-5. Caller holds flush_lock. */
-static int flush_once(struct zvd_dev *dev, int full)
+static int flush_once(struct zvd_dev *dev, struct flush_op *op, int full)
 {
-	struct img_frees frees;
+	struct img_frees frees = { 0 };
 	uint32_t nr_taken;
-	int err;
+	int err, applied;
 
-	img_take_frees(dev->img, &frees);
-	err = capture(dev, &full, &nr_taken);
+	err = capture(dev, op, &full, &nr_taken, &frees);
+	applied = op && op->apply && err != -EEXIST && err != -ENOENT &&
+		  err != -EBUSY && err != -EINVAL;
 	if (!err)
 		err = be_flush(dev->be);
 	if (!err && (full || dev->recs.len))
 		err = full ? img_checkpoint(dev->img, &dev->recs)
 			   : img_commit(dev->img, &dev->recs);
+	snap_mark_persisted(dev, !err);
 	if (err) {
 		for (uint32_t i = 0; i < nr_taken; i++)
 			mark_dirty(dev, dev->taken[i]);
 		img_return_frees(dev->img, &frees);
+		/* a change applied in memory but not committed cannot be
+		 * undone safely: refuse further changes until reopened */
+		if (applied)
+			img_set_broken(dev->img);
 		return err;
 	}
 	img_release_frees(dev->img, &frees);
@@ -90,9 +101,28 @@ int dev_flush(struct zvd_dev *dev, int checkpoint)
 		return 0;
 	}
 	mine = atomic_fetch_add(&dev->flush_started, 1) + 1;
-	err = flush_once(dev, checkpoint);
+	err = flush_once(dev, NULL, checkpoint);
 	if (!err && !checkpoint && img_needs_checkpoint(dev->img))
-		err = flush_once(dev, 1);
+		err = flush_once(dev, NULL, 1);
+	if (!err)
+		dev->flush_ok = mine;
+	pthread_mutex_unlock(&dev->flush_lock);
+	return err;
+}
+
+/* Apply @op and commit it, with everything written before, atomically. */
+int dev_flush_op(struct zvd_dev *dev, struct flush_op *op)
+{
+	uint64_t mine;
+	int err;
+
+	if (dev->readonly)
+		return -EROFS;
+	pthread_mutex_lock(&dev->flush_lock);
+	mine = atomic_fetch_add(&dev->flush_started, 1) + 1;
+	err = flush_once(dev, op, op->full);
+	if (!err && img_needs_checkpoint(dev->img))
+		err = flush_once(dev, NULL, 1);
 	if (!err)
 		dev->flush_ok = mine;
 	pthread_mutex_unlock(&dev->flush_lock);

@@ -25,10 +25,12 @@ static int bad_range(struct zvd_dev *dev, uint64_t off, uint64_t len)
 
 /* ---- chunk I/O within one zone ---- */
 
-/* Read [pos, pos+len) of zone @z (zone-relative); bytes at or past @limit,
- * or in chunks never written, read as zeros. Caller holds the zone. */
-static int zone_read_data(struct zvd_dev *dev, struct zone *z, uint8_t *buf,
-			  uint64_t len, uint64_t pos, uint64_t limit)
+/* Read [pos, pos+len) of zone @zi (zone-relative) as state @v has it;
+ * bytes at or past @limit, or in chunks never written, read as zeros, or
+ * through to the backing image below v->base_len. Caller holds the zone. */
+static int zone_read_data(struct zvd_dev *dev, uint32_t zi,
+			  const struct zview *v, uint8_t *buf, uint64_t len,
+			  uint64_t pos, uint64_t limit)
 {
 	uint64_t chunk = 1ull << dev->chunk_shift;
 
@@ -37,16 +39,21 @@ static int zone_read_data(struct zvd_dev *dev, struct zone *z, uint8_t *buf,
 		uint64_t in = pos & (chunk - 1);
 		uint64_t n = ZVD_MIN(len, chunk - in);
 		uint64_t have = pos < limit ? ZVD_MIN(n, limit - pos) : 0;
+		int err = 0;
 
-		if (have && z->map && z->map[slot]) {
-			int err = be_read(dev->be, buf, have,
-					  img_chunk_off(dev->chunk_shift,
-							z->map[slot]) + in);
-			if (err)
-				return err;
+		if (have && v->map && v->map[slot]) {
+			err = be_read(dev->be, buf, have,
+				      img_chunk_off(dev->chunk_shift,
+						    v->map[slot]) + in);
+		} else if (have && pos < v->base_len) {
+			have = ZVD_MIN(have, v->base_len - pos);
+			err = backing_read(dev, buf, have,
+					   zone_start(dev, zi) + pos);
 		} else {
 			have = 0;
 		}
+		if (err)
+			return err;
 		memset(buf + have, 0, n - have);
 		buf += n;
 		pos += n;
@@ -55,9 +62,59 @@ static int zone_read_data(struct zvd_dev *dev, struct zone *z, uint8_t *buf,
 	return 0;
 }
 
-/* Write [pos, pos+len) of zone @z, taking chunks as needed. Caller holds
+/*
+ * Make map slot @slot of zone @zi the zone's own before it is written: a
+ * chunk that a snapshot maps too, or data that reads through to the
+ * backing image, is copied into a new chunk first - the bytes of the slot
+ * below @keep_end (zone-relative) that the write will not replace.
+ */
+static int slot_private(struct zvd_dev *dev, uint32_t zi, struct zone *z,
+			uint32_t slot, uint64_t keep_end)
+{
+	uint64_t chunk = 1ull << dev->chunk_shift;
+	uint64_t start = (uint64_t)slot << dev->chunk_shift;
+	uint64_t keep = keep_end > start ? ZVD_MIN(keep_end - start, chunk) : 0;
+	uint32_t old = z->st.map[slot], fresh;
+	uint8_t *buf;
+	int err;
+
+	if (old && (!dev->nr_snaps || img_refcount(dev->img, old) <= 1))
+		return 0;
+	if (!old && start >= z->st.base_len)
+		keep = 0;
+	err = img_alloc(dev->img, &fresh);
+	if (err || !keep) {
+		if (!err) {
+			z->st.map[slot] = fresh;
+			if (old)
+				img_unref(dev->img, old);
+		}
+		return err;
+	}
+	buf = malloc(keep);
+	if (!buf) {
+		img_unref(dev->img, fresh);
+		return -ENOMEM;
+	}
+	err = zone_read_data(dev, zi, &z->st, buf, keep, start,
+			     zone_is_conv(dev, zi) ? chunk + start : z->st.wp);
+	if (!err)
+		err = be_write(dev->be, buf, keep,
+			       img_chunk_off(dev->chunk_shift, fresh));
+	free(buf);
+	if (err) {
+		img_unref(dev->img, fresh);
+		return err;
+	}
+	z->st.map[slot] = fresh;
+	if (old)
+		img_unref(dev->img, old);
+	return 0;
+}
+
+/* Write [pos, pos+len) of zone @zi, taking chunks as needed. Caller holds
  * the zone exclusively. */
-static int zone_write_data(struct zvd_dev *dev, struct zone *z,
+static int zone_write_data(struct zvd_dev *dev, uint32_t zi, struct zone *z,
 			   const uint8_t *buf, uint64_t len, uint64_t pos)
 {
 	uint64_t chunk = 1ull << dev->chunk_shift;
@@ -66,20 +123,26 @@ static int zone_write_data(struct zvd_dev *dev, struct zone *z,
 		uint32_t slot = (uint32_t)(pos >> dev->chunk_shift);
 		uint64_t in = pos & (chunk - 1);
 		uint64_t n = ZVD_MIN(len, chunk - in);
+		uint64_t keep_end;
 		int err;
 
-		if (!z->map) {
-			z->map = calloc(dev->slots, sizeof(*z->map));
-			if (!z->map)
+		if (!z->st.map) {
+			z->st.map = calloc(dev->slots, sizeof(*z->st.map));
+			if (!z->st.map)
 				return -ENOMEM;
 		}
-		if (!z->map[slot]) {
-			err = img_alloc(dev->img, &z->map[slot]);
-			if (err)
-				return err;
-		}
+		/* a sequential zone keeps what lies below the write; a
+		 * conventional one the whole chunk unless all of it is
+		 * written */
+		if (!zone_is_conv(dev, zi))
+			keep_end = pos;
+		else
+			keep_end = n == chunk ? pos : pos - in + chunk;
+		err = slot_private(dev, zi, z, slot, keep_end);
+		if (err)
+			return err;
 		err = be_write(dev->be, buf, n,
-			       img_chunk_off(dev->chunk_shift, z->map[slot]) + in);
+			       img_chunk_off(dev->chunk_shift, z->st.map[slot]) + in);
 		if (err)
 			return err;
 		buf += n;
@@ -107,12 +170,12 @@ int zvd_read(struct zvd_dev *dev, void *buf, size_t len, uint64_t off)
 		int err;
 
 		pthread_rwlock_rdlock(&z->lock);
-		if (z->cond == ZVD_COND_OFFLINE) {
+		if (z->st.cond == ZVD_COND_OFFLINE) {
 			pthread_rwlock_unlock(&z->lock);
 			return dev_fail(dev, ZVD_OFFLINE, zi, off, n, 0, 0);
 		}
-		limit = zone_is_conv(dev, zi) ? dev->g.zone_size : z->wp;
-		err = zone_read_data(dev, z, p, n, pos, limit);
+		limit = zone_is_conv(dev, zi) ? dev->g.zone_size : z->st.wp;
+		err = zone_read_data(dev, zi, &z->st, p, n, pos, limit);
 		pthread_rwlock_unlock(&z->lock);
 		if (err)
 			return dev_io_fail(dev, err, zi, off, n);
@@ -143,9 +206,11 @@ static int conv_write(struct zvd_dev *dev, const uint8_t *buf, uint64_t len,
 
 		pthread_rwlock_rdlock(&dev->state_lock);
 		pthread_rwlock_wrlock(&z->lock);
-		err = zone_write_data(dev, z, buf, n, pos);
+		err = zone_preserve(dev, zi);
 		if (!err)
-			z->writes++;
+			err = zone_write_data(dev, zi, z, buf, n, pos);
+		if (!err)
+			z->st.writes++;
 		mark_dirty(dev, zi); /* a new chunk may be mapped even on error */
 		pthread_rwlock_unlock(&z->lock);
 		pthread_rwlock_unlock(&dev->state_lock);
@@ -167,23 +232,23 @@ static int seq_check(struct zvd_dev *dev, uint32_t zi, uint64_t len,
 	uint64_t start = zone_start(dev, zi);
 	uint64_t cap = zone_cap(dev, zi);
 
-	switch (z->cond) {
+	switch (z->st.cond) {
 	case ZVD_COND_FULL:
 		return dev_fail(dev, ZVD_ZONE_FULL, zi, start + *pos, len,
-				start + z->wp, cap);
+				start + z->st.wp, cap);
 	case ZVD_COND_READ_ONLY:
 		return dev_fail(dev, ZVD_READ_ONLY, zi, start + *pos, len, 0, 0);
 	case ZVD_COND_OFFLINE:
 		return dev_fail(dev, ZVD_OFFLINE, zi, start + *pos, len, 0, 0);
 	}
 	if (append)
-		*pos = z->wp;
-	else if (*pos != z->wp)
+		*pos = z->st.wp;
+	else if (*pos != z->st.wp)
 		return dev_fail(dev, ZVD_INVALID_WRITE, zi, start + *pos, len,
-				start + z->wp, 0);
+				start + z->st.wp, 0);
 	if (*pos + len > cap)
 		return dev_fail(dev, ZVD_BOUNDARY, zi, start + *pos, len,
-				start + z->wp, start + cap);
+				start + z->st.wp, start + cap);
 	return 0;
 }
 
@@ -199,8 +264,10 @@ static int seq_write(struct zvd_dev *dev, uint32_t zi, const uint8_t *buf,
 		pthread_rwlock_rdlock(&dev->state_lock);
 		pthread_rwlock_wrlock(&z->lock);
 		err = seq_check(dev, zi, len, &pos, append);
-		if (!err && (z->cond == ZVD_COND_EMPTY ||
-			     z->cond == ZVD_COND_CLOSED))
+		if (!err)
+			err = zone_preserve(dev, zi);
+		if (!err && (z->st.cond == ZVD_COND_EMPTY ||
+			     z->st.cond == ZVD_COND_CLOSED))
 			err = zone_open_resources(dev, zi, ZVD_COND_IMP_OPEN);
 		if (err != -EAGAIN)
 			break;
@@ -209,11 +276,11 @@ static int seq_write(struct zvd_dev *dev, uint32_t zi, const uint8_t *buf,
 		sched_yield();
 	}
 	if (!err) {
-		err = zone_write_data(dev, z, buf, len, pos);
+		err = zone_write_data(dev, zi, z, buf, len, pos);
 		if (!err) {
-			z->wp = pos + len;
-			z->writes++;
-			if (z->wp == zone_cap(dev, zi)) {
+			z->st.wp = pos + len;
+			z->st.writes++;
+			if (z->st.wp == zone_cap(dev, zi)) {
 				pthread_mutex_lock(&dev->res_lock);
 				zone_set_cond(dev, zi, ZVD_COND_FULL);
 				pthread_mutex_unlock(&dev->res_lock);

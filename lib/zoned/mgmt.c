@@ -57,7 +57,7 @@ static void io_append(struct zvd_dev *dev, uint32_t zi)
 void zone_set_cond(struct zvd_dev *dev, uint32_t zi, uint8_t cond)
 {
 	struct zone *z = &dev->zones[zi];
-	uint8_t old = z->cond;
+	uint8_t old = z->st.cond;
 
 	if (old == cond)
 		return;
@@ -67,17 +67,17 @@ void zone_set_cond(struct zvd_dev *dev, uint32_t zi, uint8_t cond)
 	if (old == ZVD_COND_IMP_OPEN)
 		io_unlink(dev, zi);
 	if (cond == ZVD_COND_IMP_OPEN) {
-		z->io_stamp = ++dev->io_clock;
+		z->st.io_stamp = ++dev->io_clock;
 		io_append(dev, zi);
 	}
-	z->cond = cond;
+	z->st.cond = cond;
 }
 
 static int by_io_stamp(const void *a, const void *b, void *arg)
 {
 	const struct zvd_dev *dev = arg;
-	uint64_t sa = dev->zones[*(const uint32_t *)a].io_stamp;
-	uint64_t sb = dev->zones[*(const uint32_t *)b].io_stamp;
+	uint64_t sa = dev->zones[*(const uint32_t *)a].st.io_stamp;
+	uint64_t sb = dev->zones[*(const uint32_t *)b].st.io_stamp;
 
 	return sa < sb ? -1 : sa > sb;
 }
@@ -98,11 +98,11 @@ int dev_rebuild_resources(struct zvd_dev *dev)
 	for (uint32_t zi = 0; zi < dev->nr_zones; zi++) {
 		struct zone *z = &dev->zones[zi];
 
-		dev->io_clock = ZVD_MAX(dev->io_clock, z->io_stamp);
-		dev->nr_open += (uint32_t)cond_is_open(z->cond);
-		dev->nr_active += (uint32_t)cond_is_active(z->cond);
+		dev->io_clock = ZVD_MAX(dev->io_clock, z->st.io_stamp);
+		dev->nr_open += (uint32_t)cond_is_open(z->st.cond);
+		dev->nr_active += (uint32_t)cond_is_active(z->st.cond);
 		z->io_prev = z->io_next = ZONE_NONE;
-		if (z->cond == ZVD_COND_IMP_OPEN)
+		if (z->st.cond == ZVD_COND_IMP_OPEN)
 			io[nr_io++] = zi;
 	}
 	qsort_r(io, nr_io, sizeof(*io), by_io_stamp, dev);
@@ -135,7 +135,7 @@ void mark_dirty(struct zvd_dev *dev, uint32_t zi)
 int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target)
 {
 	struct zone *z = &dev->zones[zi];
-	uint32_t need_active = z->cond == ZVD_COND_EMPTY;
+	uint32_t need_active = z->st.cond == ZVD_COND_EMPTY;
 
 	for (;;) {
 		uint32_t victim;
@@ -146,7 +146,7 @@ int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target)
 		    dev->nr_active + need_active > dev->g.max_active) {
 			pthread_mutex_unlock(&dev->res_lock);
 			return dev_fail(dev, ZVD_TOO_MANY_ACTIVE, zi, 0, 0,
-					z->wp, dev->g.max_active);
+					z->st.wp, dev->g.max_active);
 		}
 		if (!dev->g.max_open || dev->nr_open < dev->g.max_open) {
 			zone_set_cond(dev, zi, target);
@@ -156,7 +156,7 @@ int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target)
 		victim = dev->io_head;
 		pthread_mutex_unlock(&dev->res_lock);
 		if (victim == ZONE_NONE)
-			return dev_fail(dev, ZVD_TOO_MANY_OPEN, zi, 0, 0, z->wp,
+			return dev_fail(dev, ZVD_TOO_MANY_OPEN, zi, 0, 0, z->st.wp,
 					dev->g.max_open);
 
 		/* lock the victim: blocking only upward, so no cycle forms */
@@ -166,7 +166,7 @@ int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target)
 		else if (pthread_rwlock_trywrlock(&v->lock))
 			return -EAGAIN;
 		pthread_mutex_lock(&dev->res_lock);
-		if (v->cond != ZVD_COND_IMP_OPEN) {
+		if (v->st.cond != ZVD_COND_IMP_OPEN) {
 			/* it changed meanwhile: look again */
 			pthread_mutex_unlock(&dev->res_lock);
 			pthread_rwlock_unlock(&v->lock);
@@ -179,6 +179,12 @@ int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target)
 			continue; /* reported by the first check */
 		}
 		if (dev->nr_open >= dev->g.max_open) {
+			int err = zone_preserve(dev, victim);
+			if (err) {
+				pthread_mutex_unlock(&dev->res_lock);
+				pthread_rwlock_unlock(&v->lock);
+				return dev_io_fail(dev, err, zi, 0, 0);
+			}
 			zone_set_cond(dev, victim, ZVD_COND_CLOSED);
 			mark_dirty(dev, victim);
 		}
@@ -203,22 +209,23 @@ static int invalid_transition(struct zvd_dev *dev, uint32_t zi)
 	struct zone *z = &dev->zones[zi];
 
 	return dev_fail(dev, ZVD_INVALID_TRANSITION, zi, zone_start(dev, zi), 0,
-			zone_start(dev, zi) + z->wp, 0);
+			zone_start(dev, zi) + z->st.wp, 0);
 }
 
 static void do_reset(struct zvd_dev *dev, uint32_t zi)
 {
 	struct zone *z = &dev->zones[zi];
 
-	zone_free_chunks(dev, z);
-	z->wp = 0;
-	z->resets++;
+	zview_drop_chunks(dev, &z->st);
+	z->st.wp = 0;
+	z->st.base_len = 0; /* a reset zone no longer reads the backing */
+	z->st.resets++;
 	set_cond_locked(dev, zi, ZVD_COND_EMPTY);
 }
 
 static void do_finish(struct zvd_dev *dev, uint32_t zi)
 {
-	dev->zones[zi].finishes++;
+	dev->zones[zi].st.finishes++;
 	set_cond_locked(dev, zi, ZVD_COND_FULL);
 }
 
@@ -228,7 +235,11 @@ static int zone_op_locked(struct zvd_dev *dev, enum zvd_zone_op op,
 			  uint32_t zi)
 {
 	struct zone *z = &dev->zones[zi];
-	uint8_t c = z->cond;
+	uint8_t c = z->st.cond;
+	int err = zone_preserve(dev, zi);
+
+	if (err)
+		return dev_io_fail(dev, err, zi, zone_start(dev, zi), 0);
 
 	switch (op) {
 	case ZVD_OP_OPEN:
@@ -310,7 +321,7 @@ static int zone_op_all(struct zvd_dev *dev, enum zvd_zone_op op)
 
 	pthread_rwlock_wrlock(&dev->state_lock);
 	for (uint32_t zi = first; zi < dev->nr_zones; zi++)
-		selected += (uint32_t)all_selects(op, dev->zones[zi].cond);
+		selected += (uint32_t)all_selects(op, dev->zones[zi].st.cond);
 	if (op == ZVD_OP_OPEN && dev->g.max_open &&
 	    dev->nr_open + selected > dev->g.max_open) {
 		err = dev_fail(dev, ZVD_TOO_MANY_OPEN, ZONE_NONE, 0, 0, 0,
@@ -320,14 +331,14 @@ static int zone_op_all(struct zvd_dev *dev, enum zvd_zone_op op)
 	for (uint32_t zi = first; zi < dev->nr_zones; zi++) {
 		struct zone *z = &dev->zones[zi];
 
-		if (!all_selects(op, z->cond))
+		if (!all_selects(op, z->st.cond))
 			continue;
 		/* readers may still hold the zone: exclude them */
 		pthread_rwlock_wrlock(&z->lock);
-		if (op == ZVD_OP_OPEN)
+		if (op != ZVD_OP_OPEN)
+			err = zone_op_locked(dev, op, zi);
+		else if (!(err = zone_preserve(dev, zi)))
 			set_cond_locked(dev, zi, ZVD_COND_EXP_OPEN);
-		else
-			zone_op_locked(dev, op, zi);
 		mark_dirty(dev, zi);
 		pthread_rwlock_unlock(&z->lock);
 	}
@@ -371,12 +382,13 @@ int zvd_zone_fail(struct zvd_dev *dev, uint32_t zi, enum zvd_zone_cond cond)
 	z = &dev->zones[zi];
 	pthread_rwlock_rdlock(&dev->state_lock);
 	pthread_rwlock_wrlock(&z->lock);
-	if (z->cond == ZVD_COND_OFFLINE && cond != ZVD_COND_OFFLINE) {
+	if (z->st.cond == ZVD_COND_OFFLINE && cond != ZVD_COND_OFFLINE) {
 		err = invalid_transition(dev, zi);
-	} else if (z->cond != cond) {
+	} else if (z->st.cond != cond && !(err = zone_preserve(dev, zi))) {
 		if (cond == ZVD_COND_OFFLINE) {
-			zone_free_chunks(dev, z);
-			z->wp = 0;
+			zview_drop_chunks(dev, &z->st);
+			z->st.wp = 0;
+			z->st.base_len = 0;
 		}
 		set_cond_locked(dev, zi, cond);
 		mark_dirty(dev, zi);
@@ -417,12 +429,12 @@ static void zone_describe(struct zvd_dev *dev, uint32_t zi, struct zvd_zone *d)
 	d->len = dev->g.zone_size;
 	d->capacity = zone_cap(dev, zi);
 	d->type = z->type;
-	d->cond = z->cond;
-	d->written = z->wp;
-	d->writes = z->writes;
-	d->resets = z->resets;
-	d->finishes = z->finishes;
-	switch (z->cond) {
+	d->cond = z->st.cond;
+	d->written = z->st.wp;
+	d->writes = z->st.writes;
+	d->resets = z->st.resets;
+	d->finishes = z->st.finishes;
+	switch (z->st.cond) {
 	case ZVD_COND_NOT_WP:
 	case ZVD_COND_FULL:
 		d->wp = d->start + d->len;
@@ -432,7 +444,7 @@ static void zone_describe(struct zvd_dev *dev, uint32_t zi, struct zvd_zone *d)
 		d->wp = ZVD_WP_INVALID;
 		break;
 	default:
-		d->wp = d->start + z->wp;
+		d->wp = d->start + z->st.wp;
 		break;
 	}
 }
@@ -449,7 +461,7 @@ int zvd_report(struct zvd_dev *dev, uint32_t first,
 		struct zone *z = &dev->zones[zi];
 
 		pthread_rwlock_rdlock(&z->lock);
-		if (filter_match(filter, z->cond))
+		if (filter_match(filter, z->st.cond))
 			zone_describe(dev, zi, &zones[n++]);
 		pthread_rwlock_unlock(&z->lock);
 	}

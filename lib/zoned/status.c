@@ -4,6 +4,7 @@
  * the last failure on a device handle.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,6 +71,7 @@ static int record(struct zvd_dev *dev, enum zvd_status st, int err,
 {
 	pthread_mutex_lock(&dev->err_lock);
 	memset(&dev->last, 0, sizeof(dev->last));
+	dev->detail[0] = 0;
 	dev->last.status = st;
 	dev->last.err = err;
 	dev->last.zone = zone;
@@ -91,6 +93,21 @@ int dev_io_fail(struct zvd_dev *dev, int err, uint32_t zone, uint64_t off,
 		uint64_t len)
 {
 	return record(dev, ZVD_IO_ERROR, err, zone, off, len, 0, 0);
+}
+
+/* A failure that words say best (a snapshot's clones, a backing image). */
+int dev_fail_msg(struct zvd_dev *dev, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	record(dev, err == -EINVAL ? ZVD_INVALID_FIELD : ZVD_IO_ERROR, err,
+	       UINT32_MAX, 0, 0, 0, 0);
+	pthread_mutex_lock(&dev->err_lock);
+	va_start(ap, fmt);
+	vsnprintf(dev->detail, sizeof(dev->detail), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&dev->err_lock);
+	return err;
 }
 
 void zvd_last_error(struct zvd_dev *dev, struct zvd_error *err)
@@ -136,6 +153,13 @@ void zvd_last_error_text(struct zvd_dev *dev, char *buf, size_t len)
 	char extra[96] = "";
 
 	zvd_last_error(dev, &e);
+	pthread_mutex_lock(&dev->err_lock);
+	if (dev->detail[0]) {
+		snprintf(buf, len, "%s", dev->detail);
+		pthread_mutex_unlock(&dev->err_lock);
+		return;
+	}
+	pthread_mutex_unlock(&dev->err_lock);
 	if (e.zone != UINT32_MAX)
 		snprintf(where, sizeof(where), "zone %u: ", e.zone);
 	switch (e.status) {

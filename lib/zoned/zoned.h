@@ -4,7 +4,10 @@
  * lib/zoned/:
  *   geometry.c  geometry rules and their on-disk encoding
  *   status.c    status names, errnos and the last-error record
- *   dev.c       create, open (replay), close, zone records
+ *   dev.c       create, open (replay), close
+ *   state.c     zone states: copies, references, journal records
+ *   snap.c      snapshots: create, delete, list, rollback, views
+ *   layer.c     backing images and clones: open, create, rebase, delete
  *   io.c        read, write, append
  *   mgmt.c      conditions, open/active resources, zone management, report
  *   flush.c     group commit and checkpoints
@@ -34,16 +37,58 @@
 
 #define ZONE_NONE UINT32_MAX
 
+/*
+ * One zone's state: the live zone's, or a snapshot's frozen copy of it.
+ * Every chunk a state maps holds one reference in the image's pool.
+ */
+struct zview {
+	uint64_t wp;	   /* bytes of data held from the zone start */
+	uint64_t base_len; /* bytes from the zone start that read through to
+			    * the backing image where no chunk is mapped */
+	uint64_t writes, resets, finishes;
+	uint64_t io_stamp; /* when it last became implicitly open */
+	uint32_t *map;	   /* chunk of each chunk-sized slot, 0 = none */
+	uint8_t cond;	   /* enum zvd_zone_cond */
+	uint8_t persisted; /* (snapshot copies) recorded in the journal */
+};
+
 struct zone {
 	pthread_rwlock_t lock;
-	uint64_t wp;	 /* bytes of data held from the zone start */
-	uint32_t *map;	 /* chunk of each chunk-sized slot, 0 = none */
-	uint8_t cond;	 /* enum zvd_zone_cond; changes under res_lock too */
+	struct zview st; /* st.cond changes under res_lock too */
 	uint8_t type;
 	atomic_uchar dirty; /* set when on the dirty list */
-	uint64_t writes, resets, finishes;
 	uint32_t io_prev, io_next; /* implicit-open list, oldest first */
-	uint64_t io_stamp;	   /* when it last became implicitly open */
+	uint32_t saved_upto; /* newest snapshot holding this zone's state as
+			      * it was when the snapshot was taken */
+};
+
+/*
+ * A snapshot: saved[zi] is zone zi as it was when the snapshot was taken,
+ * kept only once the zone changed afterwards; a zone without one reads as
+ * the next newer snapshot's copy, or as the live zone.
+ */
+struct clone_ref {
+	uint8_t uuid[16];
+	char *path;
+};
+
+struct snap {
+	uint32_t id;
+	uint64_t created;
+	char name[ZVD_NAME_MAX + 1];
+	struct zview **saved; /* nr_zones entries, allocated on first use */
+	struct clone_ref *clones;
+	uint32_t nr_clones;
+};
+
+/* The image this one reads through to, if any. */
+struct backing {
+	int present;
+	uint32_t snap_id;   /* 0: the base image as a whole */
+	uint8_t uuid[16];   /* the base image's */
+	char snap[ZVD_NAME_MAX + 1];
+	char *path;	    /* as stored (relative to this image's folder) */
+	struct zvd_dev *dev; /* opened read-only */
 };
 
 struct zvd_dev {
@@ -76,6 +121,18 @@ struct zvd_dev {
 
 	pthread_mutex_t err_lock;
 	struct zvd_error last;
+	char detail[512]; /* the last failure in words, when numbers don't say it */
+
+	/* snapshots, oldest first; the array changes under state_lock held
+	 * exclusively, a snapshot's saved[] under snap_lock */
+	struct snap **snaps;
+	uint32_t nr_snaps;
+	uint32_t next_snap_id;
+	pthread_mutex_t snap_lock;
+	struct backing bk;
+	struct zview **emitted; /* snapshot copies the running commit records */
+	uint32_t nr_emitted, cap_emitted;
+	char *path; /* the image file's path, when opened by path */
 };
 
 /* geometry.c */
@@ -89,6 +146,8 @@ int dev_fail(struct zvd_dev *dev, enum zvd_status st, uint32_t zone,
 	     uint64_t off, uint64_t len, uint64_t wp, uint64_t limit);
 int dev_io_fail(struct zvd_dev *dev, int err, uint32_t zone, uint64_t off,
 		uint64_t len);
+int dev_fail_msg(struct zvd_dev *dev, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* dev.c */
 static inline uint64_t zone_start(const struct zvd_dev *dev, uint32_t zi)
@@ -105,19 +164,74 @@ static inline int zone_is_conv(const struct zvd_dev *dev, uint32_t zi)
 	return zi < dev->g.nr_conv_zones;
 }
 uint32_t dev_zone_of(const struct zvd_dev *dev, uint64_t off);
-int zone_encode(struct zvd_dev *dev, uint32_t zi, struct img_recs *recs);
 int zone_pristine(const struct zvd_dev *dev, const struct zone *z,
 		  uint32_t zi);
-void zone_free_chunks(struct zvd_dev *dev, struct zone *z);
 int dev_load(struct zvd_dev *dev, int all_zones, char *why, size_t len,
 	     uint32_t *bad_zone);
-const char *zone_problem(struct zvd_dev *dev, uint32_t zi, uint64_t be_size,
-			 char *buf, size_t len);
+const char *zone_problem(struct zvd_dev *dev, uint32_t zi,
+			 const struct zview *v, uint64_t be_size, char *buf,
+			 size_t len);
 int dev_open_image(struct zvd_backend *be, int readonly, struct zvd_dev **out,
 		   const char **why);
 struct zvd_dev *dev_new(struct zvd_backend *be, const struct zvd_geometry *g,
 			int readonly);
 void dev_free(struct zvd_dev *dev);
+int dev_create(struct zvd_backend *be, const struct zvd_geometry *g,
+	       const uint8_t *uuid, struct zvd_dev **out);
+
+/* state.c: zone states and their records */
+#define REC_ZONE 1u
+#define REC_SNAP_CREATE 2u
+#define REC_SNAP_ZONE 3u
+#define REC_SNAP_DELETE 4u
+#define REC_CLONE_REF 5u
+#define REC_CLONE_UNREF 6u
+#define REC_BACKING 7u
+struct zview *zview_dup(struct zvd_dev *dev, const struct zview *v);
+void zview_free(struct zvd_dev *dev, struct zview *v);
+void zview_drop_chunks(struct zvd_dev *dev, struct zview *v);
+int zview_ref_chunks(struct zvd_dev *dev, const struct zview *v);
+int zview_encode(struct zvd_dev *dev, uint8_t type, uint32_t snap_id,
+		 uint32_t zi, const struct zview *v, struct img_recs *recs);
+int zview_decode(struct zvd_dev *dev, const uint8_t *p, size_t len,
+		 uint32_t *zi, uint32_t *snap_id, struct zview *v,
+		 const char **why);
+int zview_replace(struct zvd_dev *dev, struct zview *dst,
+		  const struct zview *src);
+int zone_preserve(struct zvd_dev *dev, uint32_t zi);
+int dev_encode_all(struct zvd_dev *dev, struct img_recs *recs);
+
+/* snap.c */
+struct snap *snap_find(struct zvd_dev *dev, const char *name);
+const struct zview *snap_view(struct zvd_dev *dev, uint32_t idx, uint32_t zi);
+int snap_replay(struct zvd_dev *dev, const uint8_t *p, size_t len,
+		const char **why);
+void snaps_after_load(struct zvd_dev *dev);
+void snaps_free(struct zvd_dev *dev);
+int snap_encode_all(struct zvd_dev *dev, struct img_recs *recs);
+int snap_emit_dirty(struct zvd_dev *dev, uint32_t zi, struct img_recs *recs);
+void snap_mark_persisted(struct zvd_dev *dev, int all);
+int snaps_ref_chunks(struct zvd_dev *dev, uint32_t *bad_zone);
+int dev_apply_snapshot(struct zvd_dev *dev, const char *name,
+		       uint32_t want_id);
+int snap_encode_clone(uint8_t type, uint32_t snap_id, const uint8_t *uuid,
+		      const char *path, struct img_recs *recs);
+struct clone_args {
+	uint32_t snap_id;
+	const uint8_t *uuid;
+	const char *path;
+	int add;
+};
+int snap_clone_apply(struct zvd_dev *dev, struct img_recs *recs, void *arg);
+
+/* layer.c */
+int backing_replay(struct zvd_dev *dev, const uint8_t *p, size_t len);
+int backing_encode(struct zvd_dev *dev, struct img_recs *recs);
+int backing_open(struct zvd_dev *dev);
+void backing_close(struct zvd_dev *dev);
+int backing_read(struct zvd_dev *dev, void *buf, uint64_t len, uint64_t off);
+int clones_find_stale(struct zvd_dev *dev, const char *snap,
+		      uint8_t (**stale)[16], uint32_t *nr);
 
 /* mgmt.c */
 void zone_set_cond(struct zvd_dev *dev, uint32_t zi, uint8_t cond);
@@ -125,7 +239,15 @@ int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target);
 void mark_dirty(struct zvd_dev *dev, uint32_t zi);
 int dev_rebuild_resources(struct zvd_dev *dev);
 
-/* flush.c */
+/* flush.c: an operation that commits together with a flush applies its
+ * in-memory change in @apply (called with state_lock held exclusively,
+ * before the changed zones are recorded) and may add records of its own */
+struct flush_op {
+	int (*apply)(struct zvd_dev *dev, struct img_recs *recs, void *arg);
+	void *arg;
+	int full; /* record the whole state (a checkpoint) */
+};
 int dev_flush(struct zvd_dev *dev, int checkpoint);
+int dev_flush_op(struct zvd_dev *dev, struct flush_op *op);
 
 #endif
