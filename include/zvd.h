@@ -162,9 +162,26 @@ struct zvd_geometry {
 	uint32_t max_open;	  /* open zone limit, 0 = none */
 	uint32_t max_active;	  /* active zone limit, 0 = none */
 	uint32_t max_append;	  /* zone-append size limit in bytes, 0 = none */
-	uint32_t reserved0;
+	uint32_t profile;	  /* enum zvd_profile: whose behaviour to copy */
 	uint64_t reserved[6];
 };
+
+/*
+ * Zone-model profiles: which reference device the model copies exactly
+ * where references disagree (docs/PROFILES.md lists every difference).
+ */
+enum zvd_profile {
+	ZVD_PROFILE_ZNS = 0,	  /* NVMe ZNS; QEMU's device where the spec
+				   * leaves a choice */
+	ZVD_PROFILE_NULL_BLK = 1, /* Linux 6.12 null_blk, quirks included */
+	ZVD_PROFILE_COUNT
+};
+
+/* "zns", "null_blk"; NULL for an unknown profile. */
+const char *zvd_profile_name(uint32_t profile);
+
+/* The profile named @name, or -EINVAL. */
+int zvd_profile_parse(const char *name);
 
 /* Fill @g with the default geometry: 4 GiB, 128 MiB zones of 124 MiB
  * capacity, 4 KiB blocks, 12 open / 12 active, 1 MiB append limit. */
@@ -226,6 +243,10 @@ int zvd_close(struct zvd_dev *dev);
 
 /* The device's geometry. */
 void zvd_get_geometry(const struct zvd_dev *dev, struct zvd_geometry *g);
+
+/* Change the zone-model profile of an image (durable before it returns).
+ * Zone states are kept as they are. */
+int zvd_set_profile(struct zvd_dev *dev, uint32_t profile);
 
 /* Space: bytes of the backend in use for data and for metadata. */
 struct zvd_space {

@@ -88,6 +88,9 @@ uint32_t img_kind(const struct img *img);
 uint32_t img_chunk_size(const struct img *img);
 const uint8_t *img_blob(const struct img *img, size_t *len);
 
+/* Replace the kind-specific parameters; the next checkpoint writes them. */
+void img_set_blob(struct img *img, const void *blob, size_t len);
+
 static inline uint64_t img_chunk_off(uint32_t chunk_shift, uint32_t chunk)
 {
 	return (uint64_t)chunk << chunk_shift;

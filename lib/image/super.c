@@ -237,6 +237,13 @@ const uint8_t *img_blob(const struct img *img, size_t *len)
 	return img->sb.blob;
 }
 
+void img_set_blob(struct img *img, const void *blob, size_t len)
+{
+	len = len < IMG_BLOB_MAX ? len : IMG_BLOB_MAX;
+	memcpy(img->sb.blob, blob, len);
+	img->sb.blob_len = (uint32_t)len;
+}
+
 int img_is_broken(const struct img *img)
 {
 	return img->broken;

@@ -203,6 +203,8 @@ struct zvd_dev *dev_new(struct zvd_backend *be, const struct zvd_geometry *g,
 		return NULL;
 	dev->be = be;
 	dev->g = *g;
+	dev->prof = zprofile_get(g->profile);
+	dev->rr_cursor = g->nr_conv_zones;
 	dev->readonly = readonly;
 	dev->nr_zones = (uint32_t)(g->size / g->zone_size);
 	dev->chunk_shift = (uint32_t)__builtin_ctz(chunk);
@@ -400,4 +402,35 @@ int zvd_get_space(struct zvd_dev *dev, struct zvd_space *sp)
 	sp->active_zones = dev->nr_active;
 	pthread_mutex_unlock(&dev->res_lock);
 	return err;
+}
+
+struct profile_args {
+	uint32_t profile;
+};
+
+static int profile_apply(struct zvd_dev *dev, struct img_recs *recs,
+			 void *arg)
+{
+	uint8_t blob[GEO_BLOB_LEN];
+
+	dev->g.profile = ((struct profile_args *)arg)->profile;
+	dev->prof = zprofile_get(dev->g.profile);
+	dev->rr_cursor = dev->g.nr_conv_zones;
+	geo_encode(&dev->g, blob);
+	img_set_blob(dev->img, blob, sizeof(blob));
+	/* the checkpoint that follows writes the superblock with it */
+	return dev_encode_all(dev, recs);
+}
+
+int zvd_set_profile(struct zvd_dev *dev, uint32_t profile)
+{
+	struct profile_args a = { .profile = profile };
+	struct flush_op op = { .apply = profile_apply, .arg = &a, .full = 1 };
+
+	if (!zprofile_get(profile))
+		return dev_fail_msg(dev, -EINVAL, "unknown zone-model profile %u",
+				    profile);
+	if (dev->readonly)
+		return dev_fail_msg(dev, -EROFS, "the image is open read-only");
+	return dev_flush_op(dev, &op);
 }

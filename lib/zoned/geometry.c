@@ -62,6 +62,8 @@ int zvd_geometry_validate(const struct zvd_geometry *g, const char **why)
 		return bad(why, "max open zones must not exceed max active zones");
 	if (g->max_append % g->block_size)
 		return bad(why, "zone-append limit must be a multiple of the block size");
+	if (g->profile >= ZVD_PROFILE_COUNT)
+		return bad(why, "unknown zone-model profile");
 	if (g->size / geo_chunk_size(g) >= (1ull << 31))
 		return bad(why, "device too large for its zone size");
 	if (why)
@@ -89,11 +91,12 @@ void geo_encode(const struct zvd_geometry *g, uint8_t *b)
 	put_le32(b + 32, g->max_open);
 	put_le32(b + 36, g->max_active);
 	put_le32(b + 40, g->max_append);
+	put_le32(b + 44, g->profile);
 }
 
 int geo_decode(struct zvd_geometry *g, const uint8_t *b, size_t len)
 {
-	if (len < GEO_BLOB_LEN)
+	if (len < GEO_BLOB_LEN - 4)
 		return -EUCLEAN;
 	memset(g, 0, sizeof(*g));
 	g->size = get_le64(b + 0);
@@ -104,5 +107,6 @@ int geo_decode(struct zvd_geometry *g, const uint8_t *b, size_t len)
 	g->max_open = get_le32(b + 32);
 	g->max_active = get_le32(b + 36);
 	g->max_append = get_le32(b + 40);
+	g->profile = len >= GEO_BLOB_LEN ? get_le32(b + 44) : ZVD_PROFILE_ZNS;
 	return zvd_geometry_validate(g, NULL) ? -EUCLEAN : 0;
 }

@@ -152,6 +152,26 @@ static int zone_write_data(struct zvd_dev *dev, uint32_t zi, struct zone *z,
 	return 0;
 }
 
+/* The profile's fill for what a read finds at and past the write pointer
+ * (null_blk: 0xff; a full zone's pointer is at its capacity if writes
+ * filled it, at its end after a finish; a read-only one has none). */
+static void fill_past_wp(struct zvd_dev *dev, uint32_t zi,
+			 const struct zview *v, uint8_t *buf, uint64_t n,
+			 uint64_t pos)
+{
+	uint64_t wp = v->wp;
+
+	if (v->cond == ZVD_COND_READ_ONLY)
+		return;
+	if (v->cond == ZVD_COND_FULL)
+		wp = v->finished ? dev->g.zone_size : zone_cap(dev, zi);
+	if (pos + n > wp) {
+		uint64_t from = ZVD_MAX(pos, wp);
+		memset(buf + (from - pos), dev->prof->past_wp_fill,
+		       pos + n - from);
+	}
+}
+
 /* ---- read ---- */
 
 int zvd_read(struct zvd_dev *dev, void *buf, size_t len, uint64_t off)
@@ -176,6 +196,8 @@ int zvd_read(struct zvd_dev *dev, void *buf, size_t len, uint64_t off)
 		}
 		limit = zone_is_conv(dev, zi) ? dev->g.zone_size : z->st.wp;
 		err = zone_read_data(dev, zi, &z->st, p, n, pos, limit);
+		if (!err && dev->prof->past_wp_fill && !zone_is_conv(dev, zi))
+			fill_past_wp(dev, zi, &z->st, p, n, pos);
 		pthread_rwlock_unlock(&z->lock);
 		if (err)
 			return dev_io_fail(dev, err, zi, off, n);
@@ -333,9 +355,10 @@ int zvd_append(struct zvd_dev *dev, uint32_t zone, const void *buf,
 	uint64_t max;
 	int err;
 
-	if (zone >= dev->nr_zones || zone_is_conv(dev, zone) || !buf ||
-	    !where || !len || len % dev->g.block_size ||
-	    (flags & ~ZVD_WRITE_FUA))
+	if (zone < dev->nr_zones && zone_is_conv(dev, zone))
+		return type_error(dev, zone, zone_start(dev, zone), len);
+	if (zone >= dev->nr_zones || !buf || !where || !len ||
+	    len % dev->g.block_size || (flags & ~ZVD_WRITE_FUA))
 		return dev_fail(dev, ZVD_INVALID_FIELD,
 				zone < dev->nr_zones ? zone : ZONE_NONE,
 				zone < dev->nr_zones ? zone_start(dev, zone) : 0,

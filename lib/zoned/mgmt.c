@@ -124,74 +124,127 @@ void mark_dirty(struct zvd_dev *dev, uint32_t zi)
 
 /* ---- resources ---- */
 
+/* Where closing an open zone leaves it. */
+static uint8_t close_target(const struct zvd_dev *dev, const struct zone *z)
+{
+	return dev->prof->close_empty_to_empty && !z->st.wp ? ZVD_COND_EMPTY
+							   : ZVD_COND_CLOSED;
+}
+
+/* The implicitly open zone to close at the open limit: the one opened
+ * longest ago, or the next from the round-robin cursor. res_lock held. */
+static uint32_t pick_victim(struct zvd_dev *dev)
+{
+	uint32_t first = dev->g.nr_conv_zones, n = dev->nr_zones - first;
+	uint32_t zi = dev->rr_cursor;
+
+	if (!dev->prof->victim_round_robin)
+		return dev->io_head;
+	for (uint32_t i = 0; i < n; i++, zi++) {
+		if (zi >= dev->nr_zones)
+			zi = first;
+		if (dev->zones[zi].st.cond == ZVD_COND_IMP_OPEN)
+			return zi;
+	}
+	return ZONE_NONE;
+}
+
+/* Close victim @vi (held exclusively) to free an open slot. res_lock
+ * held. */
+static int close_victim(struct zvd_dev *dev, uint32_t vi)
+{
+	struct zone *v = &dev->zones[vi];
+	int err = zone_preserve(dev, vi);
+
+	if (err)
+		return err;
+	zone_set_cond(dev, vi, close_target(dev, v));
+	if (dev->prof->victim_round_robin)
+		dev->rr_cursor = vi + 1 < dev->nr_zones ? vi + 1
+							: dev->g.nr_conv_zones;
+	mark_dirty(dev, vi);
+	return 0;
+}
+
+/*
+ * The resource rules for zone @zi (E or C) going open, res_lock held:
+ * a status to refuse, or ZVD_OK to grant - after closing *victim first if
+ * it is not ZONE_NONE. The active limit is checked first and a victim is
+ * closed only when the request then succeeds (a refused request changes
+ * nothing). null_blk also wants room under the active limit before it
+ * closes a victim, even to reopen a closed zone (which needs none).
+ */
+static enum zvd_status resource_verdict(struct zvd_dev *dev, uint32_t zi,
+					uint32_t *victim)
+{
+	const struct zvd_geometry *g = &dev->g;
+	int need_active = dev->zones[zi].st.cond == ZVD_COND_EMPTY;
+	int at_open_limit = g->max_open && dev->nr_open >= g->max_open;
+	int active_full = g->max_active && dev->nr_active >= g->max_active;
+
+	*victim = ZONE_NONE;
+	if (need_active && active_full)
+		return ZVD_TOO_MANY_ACTIVE;
+	if (!at_open_limit)
+		return ZVD_OK;
+	if (!(active_full && dev->prof->victim_needs_active_room))
+		*victim = pick_victim(dev);
+	return *victim != ZONE_NONE ? ZVD_OK : ZVD_TOO_MANY_OPEN;
+}
+
 /*
  * Take zone @zi (E or C) to @target (IMP_OPEN or EXP_OPEN), claiming the
- * active and open slots it needs and closing the oldest implicitly open
- * zone if the open limit is reached - but only when the request then
- * succeeds. Caller holds state_lock shared and the zone exclusively.
- * Returns 0, a zone status error, or -EAGAIN when the caller must drop the
- * zone's lock and start over (a victim zone was busy).
+ * slots it needs and closing a victim at the open limit as the rules say. With @target FULL (a null_blk finish) the slots are only checked.
+ * Caller holds state_lock shared and the zone exclusively. Returns 0, a
+ * zone status error, or -EAGAIN when the caller must drop the zone's lock
+ * and start over (a victim zone was busy).
  */
 int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target)
 {
 	struct zone *z = &dev->zones[zi];
-	uint32_t need_active = z->st.cond == ZVD_COND_EMPTY;
 
 	for (;;) {
-		uint32_t victim;
+		enum zvd_status st;
+		uint32_t vi;
 		struct zone *v;
+		int err;
 
 		pthread_mutex_lock(&dev->res_lock);
-		if (dev->g.max_active &&
-		    dev->nr_active + need_active > dev->g.max_active) {
+		st = resource_verdict(dev, zi, &vi);
+		if (st || vi == ZONE_NONE) {
+			if (!st && target != ZVD_COND_FULL)
+				zone_set_cond(dev, zi, target);
 			pthread_mutex_unlock(&dev->res_lock);
-			return dev_fail(dev, ZVD_TOO_MANY_ACTIVE, zi, 0, 0,
-					z->st.wp, dev->g.max_active);
+			if (!st)
+				return 0;
+			return dev_fail(dev, st, zi, zone_start(dev, zi), 0,
+					zone_start(dev, zi) + z->st.wp,
+					st == ZVD_TOO_MANY_OPEN ? dev->g.max_open
+								: dev->g.max_active);
 		}
-		if (!dev->g.max_open || dev->nr_open < dev->g.max_open) {
-			zone_set_cond(dev, zi, target);
-			pthread_mutex_unlock(&dev->res_lock);
-			return 0;
-		}
-		victim = dev->io_head;
 		pthread_mutex_unlock(&dev->res_lock);
-		if (victim == ZONE_NONE)
-			return dev_fail(dev, ZVD_TOO_MANY_OPEN, zi, 0, 0, z->st.wp,
-					dev->g.max_open);
 
 		/* lock the victim: blocking only upward, so no cycle forms */
-		v = &dev->zones[victim];
-		if (victim > zi)
+		v = &dev->zones[vi];
+		if (vi > zi)
 			pthread_rwlock_wrlock(&v->lock);
 		else if (pthread_rwlock_trywrlock(&v->lock))
 			return -EAGAIN;
 		pthread_mutex_lock(&dev->res_lock);
-		if (v->st.cond != ZVD_COND_IMP_OPEN) {
-			/* it changed meanwhile: look again */
-			pthread_mutex_unlock(&dev->res_lock);
-			pthread_rwlock_unlock(&v->lock);
-			continue;
+		/* decide again with the victim held: things may have moved */
+		st = resource_verdict(dev, zi, &vi);
+		err = 0;
+		if (!st && v == &dev->zones[vi]) {
+			err = close_victim(dev, vi);
+			if (!err && target != ZVD_COND_FULL)
+				zone_set_cond(dev, zi, target);
 		}
-		if (dev->g.max_active &&
-		    dev->nr_active + need_active > dev->g.max_active) {
-			pthread_mutex_unlock(&dev->res_lock);
-			pthread_rwlock_unlock(&v->lock);
-			continue; /* reported by the first check */
-		}
-		if (dev->nr_open >= dev->g.max_open) {
-			int err = zone_preserve(dev, victim);
-			if (err) {
-				pthread_mutex_unlock(&dev->res_lock);
-				pthread_rwlock_unlock(&v->lock);
-				return dev_io_fail(dev, err, zi, 0, 0);
-			}
-			zone_set_cond(dev, victim, ZVD_COND_CLOSED);
-			mark_dirty(dev, victim);
-		}
-		zone_set_cond(dev, zi, target);
 		pthread_mutex_unlock(&dev->res_lock);
 		pthread_rwlock_unlock(&v->lock);
-		return 0;
+		if (err)
+			return dev_io_fail(dev, err, zi, 0, 0);
+		if (!st && v == &dev->zones[vi])
+			return 0;
 	}
 }
 
@@ -219,6 +272,7 @@ static void do_reset(struct zvd_dev *dev, uint32_t zi)
 	zview_drop_chunks(dev, &z->st);
 	z->st.wp = 0;
 	z->st.base_len = 0; /* a reset zone no longer reads the backing */
+	z->st.finished = 0;
 	z->st.resets++;
 	set_cond_locked(dev, zi, ZVD_COND_EMPTY);
 }
@@ -226,6 +280,7 @@ static void do_reset(struct zvd_dev *dev, uint32_t zi)
 static void do_finish(struct zvd_dev *dev, uint32_t zi)
 {
 	dev->zones[zi].st.finishes++;
+	dev->zones[zi].st.finished = 1;
 	set_cond_locked(dev, zi, ZVD_COND_FULL);
 }
 
@@ -252,13 +307,22 @@ static int zone_op_locked(struct zvd_dev *dev, enum zvd_zone_op op,
 		return 0;
 	case ZVD_OP_CLOSE:
 		if (cond_is_open(c))
-			set_cond_locked(dev, zi, ZVD_COND_CLOSED);
+			set_cond_locked(dev, zi, close_target(dev, z));
 		else if (c != ZVD_COND_CLOSED)
 			return invalid_transition(dev, zi);
 		return 0;
 	case ZVD_OP_FINISH:
+		if ((c == ZVD_COND_EMPTY || c == ZVD_COND_CLOSED) &&
+		    dev->prof->finish_checks_resources) {
+			err = zone_open_resources(dev, zi, ZVD_COND_FULL);
+			if (err)
+				return err;
+		}
 		if (c == ZVD_COND_EMPTY || cond_is_active(c))
 			do_finish(dev, zi);
+		else if (c == ZVD_COND_FULL && dev->prof->null_wp &&
+			 !dev->g.max_open && !dev->g.max_active)
+			dev->zones[zi].st.finished = 1; /* wp back to the end */
 		else if (c != ZVD_COND_FULL)
 			return invalid_transition(dev, zi);
 		return 0;
@@ -278,8 +342,7 @@ static int zone_op_one(struct zvd_dev *dev, enum zvd_zone_op op, uint32_t zi)
 	int err;
 
 	if (zone_is_conv(dev, zi))
-		return dev_fail(dev, ZVD_INVALID_FIELD, zi, zone_start(dev, zi),
-				0, 0, 0);
+		return type_error(dev, zi, zone_start(dev, zi), 0);
 	for (;;) {
 		pthread_rwlock_rdlock(&dev->state_lock);
 		pthread_rwlock_wrlock(&z->lock);
@@ -335,10 +398,21 @@ static int zone_op_all(struct zvd_dev *dev, enum zvd_zone_op op)
 			continue;
 		/* readers may still hold the zone: exclude them */
 		pthread_rwlock_wrlock(&z->lock);
-		if (op != ZVD_OP_OPEN)
-			err = zone_op_locked(dev, op, zi);
-		else if (!(err = zone_preserve(dev, zi)))
+		err = zone_preserve(dev, zi);
+		if (err) {
+			pthread_rwlock_unlock(&z->lock);
+			break;
+		}
+		/* each selected zone's change needs no resources and cannot
+		 * fail: apply it directly */
+		if (op == ZVD_OP_OPEN)
 			set_cond_locked(dev, zi, ZVD_COND_EXP_OPEN);
+		else if (op == ZVD_OP_CLOSE)
+			set_cond_locked(dev, zi, close_target(dev, z));
+		else if (op == ZVD_OP_FINISH)
+			do_finish(dev, zi);
+		else
+			do_reset(dev, zi);
 		mark_dirty(dev, zi);
 		pthread_rwlock_unlock(&z->lock);
 	}
@@ -369,10 +443,44 @@ int zvd_zone_mgmt(struct zvd_dev *dev, enum zvd_zone_op op, uint32_t zone)
 
 /* ---- fault injection ---- */
 
+/* Move zone @zi into fault condition @cond. Caller holds state_lock
+ * shared and the zone exclusively. Returns 0, a status, or -EAGAIN. */
+static int zone_fail_locked(struct zvd_dev *dev, uint32_t zi, uint8_t cond)
+{
+	struct zone *z = &dev->zones[zi];
+	uint8_t c = z->st.cond;
+	int err;
+
+	if (c == cond && !dev->prof->fail_again_empties)
+		return 0;
+	if (c == ZVD_COND_OFFLINE && !dev->prof->fail_again_empties)
+		return invalid_transition(dev, zi);
+	err = zone_preserve(dev, zi);
+	if (err)
+		return dev_io_fail(dev, err, zi, 0, 0);
+	/* null_blk finishes the zone first, which checks resources (and may
+	 * close a victim) for an empty or closed zone; its verdict is
+	 * ignored */
+	if ((c == ZVD_COND_EMPTY || c == ZVD_COND_CLOSED) &&
+	    dev->prof->finish_checks_resources &&
+	    zone_open_resources(dev, zi, ZVD_COND_FULL) == -EAGAIN)
+		return -EAGAIN;
+	if (c == cond || cond == ZVD_COND_OFFLINE) {
+		/* again into the same condition: null_blk empties the zone */
+		zview_drop_chunks(dev, &z->st);
+		z->st.wp = 0;
+		z->st.base_len = 0;
+		z->st.finished = 0;
+	}
+	set_cond_locked(dev, zi, c == cond ? ZVD_COND_EMPTY : cond);
+	mark_dirty(dev, zi);
+	return 0;
+}
+
 int zvd_zone_fail(struct zvd_dev *dev, uint32_t zi, enum zvd_zone_cond cond)
 {
 	struct zone *z;
-	int err = 0;
+	int err;
 
 	if (zi >= dev->nr_zones || zone_is_conv(dev, zi) ||
 	    (cond != ZVD_COND_READ_ONLY && cond != ZVD_COND_OFFLINE))
@@ -380,21 +488,13 @@ int zvd_zone_fail(struct zvd_dev *dev, uint32_t zi, enum zvd_zone_cond cond)
 	if (dev->readonly)
 		return dev_io_fail(dev, -EROFS, zi, 0, 0);
 	z = &dev->zones[zi];
-	pthread_rwlock_rdlock(&dev->state_lock);
-	pthread_rwlock_wrlock(&z->lock);
-	if (z->st.cond == ZVD_COND_OFFLINE && cond != ZVD_COND_OFFLINE) {
-		err = invalid_transition(dev, zi);
-	} else if (z->st.cond != cond && !(err = zone_preserve(dev, zi))) {
-		if (cond == ZVD_COND_OFFLINE) {
-			zview_drop_chunks(dev, &z->st);
-			z->st.wp = 0;
-			z->st.base_len = 0;
-		}
-		set_cond_locked(dev, zi, cond);
-		mark_dirty(dev, zi);
-	}
-	pthread_rwlock_unlock(&z->lock);
-	pthread_rwlock_unlock(&dev->state_lock);
+	do {
+		pthread_rwlock_rdlock(&dev->state_lock);
+		pthread_rwlock_wrlock(&z->lock);
+		err = zone_fail_locked(dev, zi, (uint8_t)cond);
+		pthread_rwlock_unlock(&z->lock);
+		pthread_rwlock_unlock(&dev->state_lock);
+	} while (err == -EAGAIN && !sched_yield());
 	if (!err)
 		err = dev_flush(dev, 0);
 	return err;
@@ -434,19 +534,42 @@ static void zone_describe(struct zvd_dev *dev, uint32_t zi, struct zvd_zone *d)
 	d->writes = z->st.writes;
 	d->resets = z->st.resets;
 	d->finishes = z->st.finishes;
-	switch (z->st.cond) {
+	d->wp = zone_report_wp(dev, zi, &z->st);
+}
+
+/* The write pointer a zone reports (bytes): as Linux shows an NVMe zone
+ * (full: start+length), or as null_blk keeps it. */
+uint64_t zone_report_wp(const struct zvd_dev *dev, uint32_t zi,
+			const struct zview *v)
+{
+	uint64_t start = zone_start(dev, zi);
+
+	switch (v->cond) {
 	case ZVD_COND_NOT_WP:
+		return start + dev->g.zone_size;
 	case ZVD_COND_FULL:
-		d->wp = d->start + d->len;
-		break;
+		if (dev->prof->null_wp && !v->finished)
+			return start + zone_cap(dev, zi);
+		return start + dev->g.zone_size;
 	case ZVD_COND_READ_ONLY:
 	case ZVD_COND_OFFLINE:
-		d->wp = ZVD_WP_INVALID;
-		break;
+		return ZVD_WP_INVALID;
 	default:
-		d->wp = d->start + z->st.wp;
-		break;
+		return start + v->wp;
 	}
+}
+
+/* An operation the zone's type does not support. */
+int type_error(struct zvd_dev *dev, uint32_t zi, uint64_t off, uint64_t len)
+{
+	int err = dev_fail(dev, ZVD_INVALID_FIELD, zi, off, len, 0, 0);
+
+	if (!dev->prof->type_error_is_io)
+		return err;
+	pthread_mutex_lock(&dev->err_lock);
+	dev->last.err = -EIO;
+	pthread_mutex_unlock(&dev->err_lock);
+	return -EIO;
 }
 
 int zvd_report(struct zvd_dev *dev, uint32_t first,

@@ -6,7 +6,7 @@
  *
  * Zone record (REC_ZONE for the live zone, REC_SNAP_ZONE for a snapshot's
  * copy), little-endian:
- *   0 type  1 cond  4 zone  8 wp  16 writes  24 resets  32 finishes
+ *   0 type  1 cond  2 flags (1: full through a finish)  4 zone  8 wp  16 writes  24 resets  32 finishes
  *  40 nmap  44 io_stamp  52 base_len  60 snapshot id (0 for live)
  *  64 map[nmap]: u32 chunk per slot, 0 = none
  * Replaying a record replaces the zone's state; a zone with no record is
@@ -119,6 +119,7 @@ int zview_encode(struct zvd_dev *dev, uint8_t type, uint32_t snap_id,
 	memset(p, 0, ZREC_HDR);
 	p[0] = type;
 	p[1] = v->cond;
+	p[2] = v->finished;
 	put_le32(p + 4, zi);
 	put_le64(p + 8, v->wp);
 	put_le64(p + 16, v->writes);
@@ -158,6 +159,7 @@ int zview_decode(struct zvd_dev *dev, const uint8_t *p, size_t len,
 	n = get_le32(p + 40);
 	memset(v, 0, sizeof(*v));
 	v->cond = p[1];
+	v->finished = p[2] & 1;
 	v->wp = get_le64(p + 8);
 	v->writes = get_le64(p + 16);
 	v->resets = get_le64(p + 24);

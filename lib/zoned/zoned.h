@@ -50,7 +50,37 @@ struct zview {
 	uint32_t *map;	   /* chunk of each chunk-sized slot, 0 = none */
 	uint8_t cond;	   /* enum zvd_zone_cond */
 	uint8_t persisted; /* (snapshot copies) recorded in the journal */
+	uint8_t finished;  /* full through a finish, not by writes */
 };
+
+/* The rules on which the reference devices differ (profile.c). */
+struct zprofile {
+	const char *name;
+	/* a victim is closed only while the active limit has room, even to
+	 * reopen a closed zone, which needs none (null_blk) */
+	uint8_t victim_needs_active_room;
+	/* closing an open zone whose write pointer is at its start empties
+	 * it (null_blk); otherwise it becomes closed */
+	uint8_t close_empty_to_empty;
+	/* finish of an empty or closed zone checks (without claiming) the
+	 * open/active resources, which may close a victim (null_blk) */
+	uint8_t finish_checks_resources;
+	/* the victim is the next implicitly open zone from a round-robin
+	 * cursor (null_blk), not the one opened longest ago */
+	uint8_t victim_round_robin;
+	/* byte that reads at and past the write pointer (0: zeros) */
+	uint8_t past_wp_fill;
+	/* null_blk's write pointers: start+capacity for a zone filled by
+	 * writes, start+length after a finish, and the whole zone readable
+	 * when read-only */
+	uint8_t null_wp;
+	/* failing a zone into the condition it is in empties it */
+	uint8_t fail_again_empties;
+	/* an operation the zone's type does not support is an I/O error
+	 * (not an invalid field) */
+	uint8_t type_error_is_io;
+};
+const struct zprofile *zprofile_get(uint32_t profile);
 
 struct zone {
 	pthread_rwlock_t lock;
@@ -95,6 +125,8 @@ struct zvd_dev {
 	struct zvd_backend *be;
 	struct img *img;
 	struct zvd_geometry g;
+	const struct zprofile *prof;
+	uint32_t rr_cursor; /* null_blk's round-robin victim cursor */
 	int readonly;
 	uint32_t nr_zones;
 	uint32_t chunk_shift;
@@ -136,7 +168,7 @@ struct zvd_dev {
 };
 
 /* geometry.c */
-#define GEO_BLOB_LEN 44u
+#define GEO_BLOB_LEN 48u
 void geo_encode(const struct zvd_geometry *g, uint8_t *b);
 int geo_decode(struct zvd_geometry *g, const uint8_t *b, size_t len);
 uint32_t geo_chunk_size(const struct zvd_geometry *g);
@@ -234,6 +266,9 @@ int clones_find_stale(struct zvd_dev *dev, const char *snap,
 		      uint8_t (**stale)[16], uint32_t *nr);
 
 /* mgmt.c */
+int type_error(struct zvd_dev *dev, uint32_t zi, uint64_t off, uint64_t len);
+uint64_t zone_report_wp(const struct zvd_dev *dev, uint32_t zi,
+			const struct zview *v);
 void zone_set_cond(struct zvd_dev *dev, uint32_t zi, uint8_t cond);
 int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target);
 void mark_dirty(struct zvd_dev *dev, uint32_t zi);
