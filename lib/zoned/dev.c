@@ -123,7 +123,7 @@ static int load_record(void *arg, const uint8_t *p, size_t len)
 			l->zone = zi < dev->nr_zones ? zi : ZONE_NONE;
 			return err;
 		}
-		free(dev->zones[zi].st.map);
+		zview_free_raw(dev, &dev->zones[zi].st);
 		dev->zones[zi].st = v;
 		return 0;
 	case REC_SNAP_CREATE:
@@ -209,6 +209,7 @@ struct zvd_dev *dev_new(struct zvd_backend *be, const struct zvd_geometry *g,
 	dev->nr_zones = (uint32_t)(g->size / g->zone_size);
 	dev->chunk_shift = (uint32_t)__builtin_ctz(chunk);
 	dev->slots = (uint32_t)zvd_div_round_up(g->zone_size, chunk);
+	dev->cow_words = (uint32_t)zvd_div_round_up(chunk / g->block_size, 64);
 	dev->zone_shift = zvd_is_pow2(g->zone_size)
 				  ? __builtin_ctzll(g->zone_size) : -1;
 	dev->zones = calloc(dev->nr_zones, sizeof(*dev->zones));
@@ -257,7 +258,7 @@ void dev_free(struct zvd_dev *dev)
 	snaps_free(dev);
 	free(dev->path);
 	for (uint32_t zi = 0; zi < dev->nr_zones; zi++) {
-		free(dev->zones[zi].st.map);
+		zview_free_raw(dev, &dev->zones[zi].st);
 		pthread_rwlock_destroy(&dev->zones[zi].lock);
 	}
 	free(dev->zones);

@@ -25,6 +25,115 @@ static int bad_range(struct zvd_dev *dev, uint64_t off, uint64_t len)
 
 /* ---- chunk I/O within one zone ---- */
 
+static int cow_bit(const struct cow *c, uint64_t b)
+{
+	return (c->bits[b / 64] >> (b % 64)) & 1;
+}
+
+/* Read @len bytes at @in of slot @slot, which is redirected on write:
+ * each run of blocks comes from the slot's own chunk or from the base. */
+static int cow_read(struct zvd_dev *dev, const struct zview *v, uint32_t slot,
+		    uint8_t *buf, uint64_t len, uint64_t in)
+{
+	const struct cow *c = v->cow[slot];
+	uint32_t bs = dev->g.block_size;
+
+	while (len) {
+		uint64_t b = in / bs, run = 1;
+		int own = cow_bit(c, b);
+		int err;
+
+		while ((run + b) * bs < in + len && cow_bit(c, b + run) == own)
+			run++;
+		run = ZVD_MIN(run * bs - (in - b * bs), len);
+		err = be_read(dev->be, buf, run,
+			      img_chunk_off(dev->chunk_shift,
+					    own ? v->map[slot] : c->base) + in);
+		if (err)
+			return err;
+		buf += run;
+		in += run;
+		len -= run;
+	}
+	return 0;
+}
+
+/*
+ * Before a conventional zone writes [in, in+n) of slot @slot whose chunk a
+ * snapshot shares: point the slot at a new chunk and keep reading the
+ * blocks not written yet from the old one (or, if the slot is redirected
+ * already, from its base, carrying over the blocks the shared chunk
+ * holds). Only what this state wrote since the last snapshot is copied.
+ */
+static int cow_split(struct zvd_dev *dev, struct zone *z, uint32_t slot)
+{
+	uint32_t old = z->st.map[slot], fresh;
+	struct cow *c;
+	uint8_t *buf = NULL;
+	uint32_t bs = dev->g.block_size, blocks = (1u << dev->chunk_shift) / bs;
+	int err;
+
+	if (!z->st.cow) {
+		z->st.cow = calloc(dev->slots, sizeof(*z->st.cow));
+		if (!z->st.cow)
+			return -ENOMEM;
+	}
+	c = z->st.cow[slot];
+	if (!c) {
+		c = calloc(1, cow_size(dev));
+		if (!c)
+			return -ENOMEM;
+	}
+	err = img_alloc(dev->img, &fresh);
+	for (uint32_t b = 0; !err && z->st.cow[slot] && b < blocks; b++) {
+		if (!cow_bit(c, b))
+			continue;
+		if (!buf && !(buf = malloc(bs)))
+			err = -ENOMEM;
+		if (!err)
+			err = be_read(dev->be, buf, bs,
+				      img_chunk_off(dev->chunk_shift, old) +
+					      (uint64_t)b * bs);
+		if (!err)
+			err = be_write(dev->be, buf, bs,
+				       img_chunk_off(dev->chunk_shift, fresh) +
+					       (uint64_t)b * bs);
+	}
+	free(buf);
+	if (err) {
+		if (!z->st.cow[slot])
+			free(c);
+		return err;
+	}
+	if (z->st.cow[slot])
+		img_unref(dev->img, old); /* the base stays */
+	else
+		c->base = old; /* the slot's reference moves to the base */
+	z->st.cow[slot] = c;
+	z->st.map[slot] = fresh;
+	return 0;
+}
+
+/* Mark blocks [in, in+n) of a redirected slot as its own; once all are,
+ * the base is no longer needed. */
+static void cow_written(struct zvd_dev *dev, struct zone *z, uint32_t slot,
+			uint64_t in, uint64_t n)
+{
+	struct cow *c = z->st.cow[slot];
+	uint32_t bs = dev->g.block_size, blocks = (1u << dev->chunk_shift) / bs;
+	uint32_t b;
+
+	for (b = (uint32_t)(in / bs); b < (in + n) / bs; b++)
+		c->bits[b / 64] |= 1ull << (b % 64);
+	for (b = 0; b < blocks && cow_bit(c, b); b++)
+		;
+	if (b == blocks) {
+		img_unref(dev->img, c->base);
+		free(c);
+		z->st.cow[slot] = NULL;
+	}
+}
+
 /* Read [pos, pos+len) of zone @zi (zone-relative) as state @v has it;
  * bytes at or past @limit, or in chunks never written, read as zeros, or
  * through to the backing image below v->base_len. Caller holds the zone. */
@@ -41,7 +150,9 @@ static int zone_read_data(struct zvd_dev *dev, uint32_t zi,
 		uint64_t have = pos < limit ? ZVD_MIN(n, limit - pos) : 0;
 		int err = 0;
 
-		if (have && v->map && v->map[slot]) {
+		if (have && v->map && v->map[slot] && v->cow && v->cow[slot]) {
+			err = cow_read(dev, v, slot, buf, have, in);
+		} else if (have && v->map && v->map[slot]) {
 			err = be_read(dev->be, buf, have,
 				      img_chunk_off(dev->chunk_shift,
 						    v->map[slot]) + in);
@@ -132,19 +243,33 @@ static int zone_write_data(struct zvd_dev *dev, uint32_t zi, struct zone *z,
 				return -ENOMEM;
 		}
 		/* a sequential zone keeps what lies below the write; a
-		 * conventional one the whole chunk unless all of it is
-		 * written */
-		if (!zone_is_conv(dev, zi))
-			keep_end = pos;
-		else
-			keep_end = n == chunk ? pos : pos - in + chunk;
-		err = slot_private(dev, zi, z, slot, keep_end);
+		 * conventional one redirects a chunk a snapshot shares, and
+		 * copies in what reads through to a backing image */
+		if (zone_is_conv(dev, zi) && z->st.map[slot] && n < chunk) {
+			if (dev->nr_snaps &&
+			    img_refcount(dev->img, z->st.map[slot]) > 1)
+				err = cow_split(dev, z, slot);
+			else
+				err = 0;
+		} else {
+			keep_end = zone_is_conv(dev, zi) && n < chunk
+					   ? pos - in + chunk : pos;
+			err = slot_private(dev, zi, z, slot, keep_end);
+			if (!err && z->st.cow && z->st.cow[slot]) {
+				/* the whole chunk is rewritten */
+				img_unref(dev->img, z->st.cow[slot]->base);
+				free(z->st.cow[slot]);
+				z->st.cow[slot] = NULL;
+			}
+		}
 		if (err)
 			return err;
 		err = be_write(dev->be, buf, n,
 			       img_chunk_off(dev->chunk_shift, z->st.map[slot]) + in);
 		if (err)
 			return err;
+		if (z->st.cow && z->st.cow[slot])
+			cow_written(dev, z, slot, in, n);
 		buf += n;
 		pos += n;
 		len -= n;

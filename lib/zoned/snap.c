@@ -86,7 +86,7 @@ static void snap_free(struct zvd_dev *dev, struct snap *s, int with_refs)
 		if (with_refs) {
 			zview_free(dev, v);
 		} else {
-			free(v->map);
+			zview_free_raw(dev, v);
 			free(v);
 		}
 	}
@@ -315,7 +315,7 @@ int snap_replay(struct zvd_dev *dev, const uint8_t *p, size_t len,
 		i = snap_index_by_id(dev, id);
 		nv = i < 0 ? NULL : malloc(sizeof(*nv));
 		if (!nv) {
-			free(v.map);
+			zview_free_raw(dev, &v);
 			*why = "snapshot copy of a zone names no snapshot";
 			return i < 0 ? -EUCLEAN : -ENOMEM;
 		}
@@ -324,12 +324,12 @@ int snap_replay(struct zvd_dev *dev, const uint8_t *p, size_t len,
 			dev->snaps[i]->saved = calloc(dev->nr_zones,
 						      sizeof(struct zview *));
 		if (!dev->snaps[i]->saved) {
-			free(nv->map);
+			zview_free_raw(dev, nv);
 			free(nv);
 			return -ENOMEM;
 		}
 		if (dev->snaps[i]->saved[zi]) {
-			free(dev->snaps[i]->saved[zi]->map);
+			zview_free_raw(dev, dev->snaps[i]->saved[zi]);
 			free(dev->snaps[i]->saved[zi]);
 		}
 		dev->snaps[i]->saved[zi] = nv;
@@ -513,9 +513,13 @@ static uint64_t exclusive_bytes(struct zvd_dev *dev, struct snap *s)
 
 	for (uint32_t zi = 0; s->saved && zi < dev->nr_zones; zi++) {
 		struct zview *v = s->saved[zi];
-		for (uint32_t k = 0; v && v->map && k < dev->slots; k++)
+		for (uint32_t k = 0; v && v->map && k < dev->slots; k++) {
 			if (v->map[k] && img_refcount(dev->img, v->map[k]) == 1)
 				n++;
+			if (v->cow && v->cow[k] &&
+			    img_refcount(dev->img, v->cow[k]->base) == 1)
+				n++;
+		}
 	}
 	return n << dev->chunk_shift;
 }

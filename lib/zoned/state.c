@@ -9,6 +9,9 @@
  *   0 type  1 cond  2 flags (1: full through a finish)  4 zone  8 wp  16 writes  24 resets  32 finishes
  *  40 nmap  44 io_stamp  52 base_len  60 snapshot id (0 for live)
  *  64 map[nmap]: u32 chunk per slot, 0 = none
+ *  then, if any slot is copied on write block by block: u32 count, and per
+ *  such slot: u32 slot, u32 base chunk, the slot's block bitmap (u64
+ *  words; a set bit: the block is in the slot's own chunk, else in base)
  * Replaying a record replaces the zone's state; a zone with no record is
  * empty (or an unwritten conventional zone).
  */
@@ -30,14 +33,81 @@ static uint32_t map_len(const struct zvd_dev *dev, const struct zview *v)
 	return n;
 }
 
+static uint32_t nr_cow(const struct zvd_dev *dev, const struct zview *v)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; v->cow && i < dev->slots; i++)
+		n += v->cow[i] != NULL;
+	return n;
+}
+
+size_t cow_size(const struct zvd_dev *dev)
+{
+	return sizeof(struct cow) + dev->cow_words * sizeof(uint64_t);
+}
+
+/* Every chunk @v maps: its slots' chunks and their copy-on-write bases. */
+#define FOR_EACH_CHUNK(dev, v, i, c)                                          \
+	for (uint32_t i = 0, c; i < 2 * (dev)->slots; i++)                    \
+		if ((c = i < (dev)->slots                                     \
+				 ? ((v)->map ? (v)->map[i] : 0)               \
+				 : ((v)->cow && (v)->cow[i - (dev)->slots]    \
+					    ? (v)->cow[i - (dev)->slots]->base \
+					    : 0)))
+
 int zview_ref_chunks(struct zvd_dev *dev, const struct zview *v)
 {
-	for (uint32_t i = 0; v->map && i < dev->slots; i++) {
-		int err = v->map[i] ? img_ref(dev->img, v->map[i]) : 0;
+	FOR_EACH_CHUNK(dev, v, i, c) {
+		int err = img_ref(dev->img, c);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+/* Free @v's map and copy-on-write entries without touching references
+ * (replay, teardown). */
+void zview_free_raw(struct zvd_dev *dev, struct zview *v)
+{
+	for (uint32_t i = 0; v->cow && i < dev->slots; i++)
+		free(v->cow[i]);
+	free(v->cow);
+	free(v->map);
+	v->cow = NULL;
+	v->map = NULL;
+}
+
+/* Deep copies of @v's map and copy-on-write entries into @c (no
+ * references taken). */
+static int copy_maps(struct zvd_dev *dev, struct zview *c,
+		     const struct zview *v)
+{
+	c->map = NULL;
+	c->cow = NULL;
+	if (v->map) {
+		c->map = malloc(dev->slots * sizeof(*c->map));
+		if (!c->map)
+			return -ENOMEM;
+		memcpy(c->map, v->map, dev->slots * sizeof(*c->map));
+	}
+	if (v->cow) {
+		c->cow = calloc(dev->slots, sizeof(*c->cow));
+		if (!c->cow)
+			goto fail;
+		for (uint32_t i = 0; i < dev->slots; i++) {
+			if (!v->cow[i])
+				continue;
+			c->cow[i] = malloc(cow_size(dev));
+			if (!c->cow[i])
+				goto fail;
+			memcpy(c->cow[i], v->cow[i], cow_size(dev));
+		}
+	}
+	return 0;
+fail:
+	zview_free_raw(dev, c);
+	return -ENOMEM;
 }
 
 /* A copy of @v holding its own references. */
@@ -48,35 +118,22 @@ struct zview *zview_dup(struct zvd_dev *dev, const struct zview *v)
 	if (!c)
 		return NULL;
 	*c = *v;
-	c->map = NULL;
-	if (v->map) {
-		c->map = malloc(dev->slots * sizeof(*c->map));
-		if (!c->map) {
-			free(c);
-			return NULL;
-		}
-		memcpy(c->map, v->map, dev->slots * sizeof(*c->map));
-		if (zview_ref_chunks(dev, c)) {
-			/* cannot happen for chunks already referenced */
-			free(c->map);
-			free(c);
-			return NULL;
-		}
+	if (copy_maps(dev, c, v) || zview_ref_chunks(dev, c)) {
+		/* a reference cannot fail for chunks already referenced */
+		zview_free_raw(dev, c);
+		free(c);
+		return NULL;
 	}
 	return c;
 }
 
-/* Drop @v's references and its map (the chunks are freed at the next
- * durable commit if nothing else maps them). */
+/* Drop @v's references, map and copy-on-write entries (the chunks are
+ * freed at the next durable commit if nothing else maps them). */
 void zview_drop_chunks(struct zvd_dev *dev, struct zview *v)
 {
-	if (!v->map)
-		return;
-	for (uint32_t i = 0; i < dev->slots; i++)
-		if (v->map[i])
-			img_unref(dev->img, v->map[i]);
-	free(v->map);
-	v->map = NULL;
+	FOR_EACH_CHUNK(dev, v, i, c)
+		img_unref(dev->img, c);
+	zview_free_raw(dev, v);
 }
 
 void zview_free(struct zvd_dev *dev, struct zview *v)
@@ -91,28 +148,24 @@ void zview_free(struct zvd_dev *dev, struct zview *v)
 int zview_replace(struct zvd_dev *dev, struct zview *dst,
 		  const struct zview *src)
 {
-	uint32_t *map = NULL;
+	struct zview c = *src;
 
-	if (src->map) {
-		map = malloc(dev->slots * sizeof(*map));
-		if (!map)
-			return -ENOMEM;
-		memcpy(map, src->map, dev->slots * sizeof(*map));
-		for (uint32_t i = 0; i < dev->slots; i++)
-			if (map[i])
-				img_ref(dev->img, map[i]);
-	}
+	if (copy_maps(dev, &c, src))
+		return -ENOMEM;
+	zview_ref_chunks(dev, &c);
 	zview_drop_chunks(dev, dst);
-	*dst = *src;
-	dst->map = map;
+	*dst = c;
 	return 0;
 }
 
 int zview_encode(struct zvd_dev *dev, uint8_t type, uint32_t snap_id,
 		 uint32_t zi, const struct zview *v, struct img_recs *recs)
 {
-	uint32_t n = map_len(dev, v);
-	uint8_t *p = img_recs_add(recs, ZREC_HDR + 4 * (size_t)n);
+	uint32_t n = map_len(dev, v), nc = nr_cow(dev, v);
+	size_t cw = 8 + dev->cow_words * 8;
+	uint8_t *p = img_recs_add(recs, ZREC_HDR + 4 * (size_t)n +
+						(nc ? 4 + nc * cw : 0));
+	uint8_t *q;
 
 	if (!p)
 		return -ENOMEM;
@@ -131,6 +184,51 @@ int zview_encode(struct zvd_dev *dev, uint8_t type, uint32_t snap_id,
 	put_le32(p + 60, snap_id);
 	for (uint32_t i = 0; i < n; i++)
 		put_le32(p + ZREC_HDR + 4 * i, v->map[i]);
+	if (!nc)
+		return 0;
+	q = p + ZREC_HDR + 4 * (size_t)n;
+	put_le32(q, nc);
+	q += 4;
+	for (uint32_t i = 0; i < dev->slots; i++) {
+		if (!v->cow[i])
+			continue;
+		put_le32(q, i);
+		put_le32(q + 4, v->cow[i]->base);
+		for (uint32_t w = 0; w < dev->cow_words; w++)
+			put_le64(q + 8 + 8 * w, v->cow[i]->bits[w]);
+		q += cw;
+	}
+	return 0;
+}
+
+/* Decode the copy-on-write entries after a record's map. */
+static int decode_cows(struct zvd_dev *dev, const uint8_t *q, size_t left,
+		       struct zview *v)
+{
+	size_t cw = 8 + dev->cow_words * 8;
+	uint32_t nc;
+
+	if (!left)
+		return 0;
+	if (left < 4 || (nc = get_le32(q)) > dev->slots ||
+	    left != 4 + (size_t)nc * cw)
+		return -EUCLEAN;
+	v->cow = calloc(dev->slots, sizeof(*v->cow));
+	if (!v->cow)
+		return -ENOMEM;
+	for (q += 4; nc--; q += cw) {
+		uint32_t slot = get_le32(q);
+
+		if (slot >= dev->slots || v->cow[slot] || !v->map ||
+		    !v->map[slot] || !get_le32(q + 4))
+			return -EUCLEAN;
+		v->cow[slot] = malloc(cow_size(dev));
+		if (!v->cow[slot])
+			return -ENOMEM;
+		v->cow[slot]->base = get_le32(q + 4);
+		for (uint32_t w = 0; w < dev->cow_words; w++)
+			v->cow[slot]->bits[w] = get_le64(q + 8 + 8 * w);
+	}
 	return 0;
 }
 
@@ -148,6 +246,7 @@ int zview_decode(struct zvd_dev *dev, const uint8_t *p, size_t len,
 		 const char **why)
 {
 	uint32_t n;
+	int err;
 
 	*why = NULL;
 	if (len < ZREC_HDR) {
@@ -169,7 +268,7 @@ int zview_decode(struct zvd_dev *dev, const uint8_t *p, size_t len,
 	v->persisted = 1;
 	if (*zi >= dev->nr_zones)
 		*why = "journal names a zone beyond the device";
-	else if (len != ZREC_HDR + 4 * (size_t)n || n > dev->slots)
+	else if (len < ZREC_HDR + 4 * (size_t)n || n > dev->slots)
 		*why = "zone record has a bad map length";
 	else if (!cond_valid(dev, *zi, v->cond))
 		*why = "zone record has an invalid condition";
@@ -187,7 +286,13 @@ int zview_decode(struct zvd_dev *dev, const uint8_t *p, size_t len,
 		for (uint32_t i = 0; i < n; i++)
 			v->map[i] = get_le32(p + ZREC_HDR + 4 * i);
 	}
-	return 0;
+	err = decode_cows(dev, p + ZREC_HDR + 4 * (size_t)n,
+			  len - ZREC_HDR - 4 * (size_t)n, v);
+	if (err) {
+		zview_free_raw(dev, v);
+		*why = "zone record has malformed copy-on-write entries";
+	}
+	return err;
 }
 
 /*

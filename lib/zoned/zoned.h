@@ -38,6 +38,16 @@
 #define ZONE_NONE UINT32_MAX
 
 /*
+ * A conventional zone's chunk that a snapshot shares is not copied when
+ * written: the write goes to a new chunk, and the blocks not written yet
+ * are still read from the old one, the base (redirect-on-write).
+ */
+struct cow {
+	uint32_t base;	  /* chunk holding the blocks not rewritten */
+	uint64_t bits[];  /* bit set: the block is in the slot's own chunk */
+};
+
+/*
  * One zone's state: the live zone's, or a snapshot's frozen copy of it.
  * Every chunk a state maps holds one reference in the image's pool.
  */
@@ -48,6 +58,7 @@ struct zview {
 	uint64_t writes, resets, finishes;
 	uint64_t io_stamp; /* when it last became implicitly open */
 	uint32_t *map;	   /* chunk of each chunk-sized slot, 0 = none */
+	struct cow **cow;  /* per slot, or NULL: redirect-on-write state */
 	uint8_t cond;	   /* enum zvd_zone_cond */
 	uint8_t persisted; /* (snapshot copies) recorded in the journal */
 	uint8_t finished;  /* full through a finish, not by writes */
@@ -131,6 +142,7 @@ struct zvd_dev {
 	uint32_t nr_zones;
 	uint32_t chunk_shift;
 	uint32_t slots; /* chunk slots per zone */
+	uint32_t cow_words; /* u64 words of a slot's block bitmap */
 	int zone_shift; /* log2(zone_size), or -1 if not a power of two */
 	struct zone *zones;
 
@@ -221,6 +233,8 @@ int dev_create(struct zvd_backend *be, const struct zvd_geometry *g,
 #define REC_BACKING 7u
 struct zview *zview_dup(struct zvd_dev *dev, const struct zview *v);
 void zview_free(struct zvd_dev *dev, struct zview *v);
+void zview_free_raw(struct zvd_dev *dev, struct zview *v);
+size_t cow_size(const struct zvd_dev *dev);
 void zview_drop_chunks(struct zvd_dev *dev, struct zview *v);
 int zview_ref_chunks(struct zvd_dev *dev, const struct zview *v);
 int zview_encode(struct zvd_dev *dev, uint8_t type, uint32_t snap_id,
