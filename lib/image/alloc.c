@@ -186,15 +186,29 @@ static int zero_chunks(struct img *img, uint64_t first, uint64_t count)
 		       count << img->chunk_shift);
 }
 
+static int cmp_chunk(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void img_release_frees(struct img *img, struct img_frees *f)
 {
-	for (size_t i = 0; i < f->n; i++) {
-		/* a chunk that cannot be zeroed stays out of the pool until
+	/* zero runs of adjacent chunks with one call each (a reset frees a
+	 * zone's chunks, mostly in a row) */
+	qsort(f->chunks, f->n, sizeof(*f->chunks), cmp_chunk);
+	for (size_t i = 0, run; i < f->n; i += run) {
+		for (run = 1; i + run < f->n &&
+			      f->chunks[i + run] == f->chunks[i] + run; run++)
+			;
+		/* chunks that cannot be zeroed stay out of the pool until
 		 * reopen */
-		if (zero_chunks(img, f->chunks[i], 1))
+		if (zero_chunks(img, f->chunks[i], run))
 			continue;
 		pthread_mutex_lock(&img->alloc_lock);
-		pool_clear(img, f->chunks[i]);
+		for (size_t k = 0; k < run; k++)
+			pool_clear(img, f->chunks[i + k]);
 		pthread_mutex_unlock(&img->alloc_lock);
 	}
 	free(f->chunks);

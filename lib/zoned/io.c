@@ -17,9 +17,9 @@
 
 static int bad_range(struct zvd_dev *dev, uint64_t off, uint64_t len)
 {
-	uint32_t bs = dev->g.block_size;
+	uint64_t mask = dev->g.block_size - 1; /* 512 or 4096 */
 
-	return !len || off % bs || len % bs || off > dev->g.size ||
+	return !len || ((off | len) & mask) || off > dev->g.size ||
 	       len > dev->g.size - off;
 }
 
@@ -165,7 +165,8 @@ static int zone_read_data(struct zvd_dev *dev, uint32_t zi,
 		}
 		if (err)
 			return err;
-		memset(buf + have, 0, n - have);
+		if (have < n)
+			memset(buf + have, 0, n - have);
 		buf += n;
 		pos += n;
 		len -= n;
