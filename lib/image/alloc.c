@@ -197,7 +197,8 @@ void img_release_frees(struct img *img, struct img_frees *f)
 {
 	/* zero runs of adjacent chunks with one call each (a reset frees a
 	 * zone's chunks, mostly in a row) */
-	qsort(f->chunks, f->n, sizeof(*f->chunks), cmp_chunk);
+	if (f->n)
+		qsort(f->chunks, f->n, sizeof(*f->chunks), cmp_chunk);
 	for (size_t i = 0, run; i < f->n; i += run) {
 		for (run = 1; i + run < f->n &&
 			      f->chunks[i + run] == f->chunks[i] + run; run++)

@@ -169,10 +169,12 @@ static int close_victim(struct zvd_dev *dev, uint32_t vi)
 /*
  * The resource rules for zone @zi (E or C) going open, res_lock held:
  * a status to refuse, or ZVD_OK to grant - after closing *victim first if
- * it is not ZONE_NONE. The active limit is checked first and a victim is
- * closed only when the request then succeeds (a refused request changes
- * nothing). null_blk also wants room under the active limit before it
- * closes a victim, even to reopen a closed zone (which needs none).
+ * it is not ZONE_NONE. null_blk checks the active limit first and closes a
+ * victim only when the request then succeeds, and only while the active
+ * limit has room, even to reopen a closed zone (which needs none). QEMU
+ * (the zns profile) closes the victim at the open limit first and checks
+ * the limits after, so a request refused for the active limit may still
+ * have closed a zone.
  */
 static enum zvd_status resource_verdict(struct zvd_dev *dev, uint32_t zi,
 					uint32_t *victim)
@@ -183,6 +185,12 @@ static enum zvd_status resource_verdict(struct zvd_dev *dev, uint32_t zi,
 	int active_full = g->max_active && dev->nr_active >= g->max_active;
 
 	*victim = ZONE_NONE;
+	if (dev->prof->close_victim_first && at_open_limit) {
+		/* QEMU: make room first, then check both limits */
+		*victim = pick_victim(dev);
+		if (*victim != ZONE_NONE)
+			return ZVD_OK;
+	}
 	if (need_active && active_full)
 		return ZVD_TOO_MANY_ACTIVE;
 	if (!at_open_limit)
@@ -236,14 +244,16 @@ int zone_open_resources(struct zvd_dev *dev, uint32_t zi, uint8_t target)
 		err = 0;
 		if (!st && v == &dev->zones[vi]) {
 			err = close_victim(dev, vi);
-			if (!err && target != ZVD_COND_FULL)
+			/* QEMU checks the limits again; null_blk grants */
+			if (!err && !dev->prof->close_victim_first &&
+			    target != ZVD_COND_FULL)
 				zone_set_cond(dev, zi, target);
 		}
 		pthread_mutex_unlock(&dev->res_lock);
 		pthread_rwlock_unlock(&v->lock);
 		if (err)
 			return dev_io_fail(dev, err, zi, 0, 0);
-		if (!st && v == &dev->zones[vi])
+		if (!st && v == &dev->zones[vi] && !dev->prof->close_victim_first)
 			return 0;
 	}
 }

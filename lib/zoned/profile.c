@@ -14,6 +14,7 @@ static const struct zprofile profiles[ZVD_PROFILE_COUNT] = {
 	[ZVD_PROFILE_ZNS] = {
 		/* NVMe ZNS 1.1; QEMU hw/nvme where the spec leaves a choice */
 		.name = "zns",
+		.close_victim_first = 1,	/* nvme_zrm_open_flags */
 	},
 	[ZVD_PROFILE_NULL_BLK] = {
 		/* drivers/block/null_blk/zoned.c, Linux 6.12 */

@@ -67,6 +67,10 @@ struct zview {
 /* The rules on which the reference devices differ (profile.c). */
 struct zprofile {
 	const char *name;
+	/* at the open limit the victim is closed first, and the limits are
+	 * checked after: a request then refused for the active limit has
+	 * still closed a zone (QEMU's nvme_zrm_auto_transition_zone) */
+	uint8_t close_victim_first;
 	/* a victim is closed only while the active limit has room, even to
 	 * reopen a closed zone, which needs none (null_blk) */
 	uint8_t victim_needs_active_room;

@@ -83,6 +83,11 @@ static void geo_fill(struct zvd_geometry *g, const struct geo *p)
 }
 
 /* A new device on a mem backend, or NULL. */
+/* The profile mkdev gives its devices (the cases that test "a refused
+ * request changes nothing" at the active limit use null_blk's rules; zns
+ * follows QEMU there, see res_zns_closes_before_active_check). */
+static uint32_t test_profile = ZVD_PROFILE_ZNS;
+
 static struct zvd_dev *mkdev(const struct geo *p)
 {
 	struct zvd_geometry g;
@@ -90,6 +95,7 @@ static struct zvd_dev *mkdev(const struct geo *p)
 	struct zvd_dev *dev;
 
 	geo_fill(&g, p);
+	g.profile = test_profile;
 	if (zvd_backend_mem_create(&be))
 		return NULL;
 	if (zvd_create(be, &g, &dev)) {
@@ -824,7 +830,7 @@ static void res_too_many_open(void)
 
 /* The active limit: no implicit close may happen for a request that is
  * then refused (the known difference from QEMU). */
-static void res_too_many_active(void)
+static void res_too_many_active_body(void)
 {
 	struct zvd_dev *dev = mkdev_lim(8, 0, 2, 2);
 	struct zvd_error e;
@@ -856,15 +862,25 @@ static void res_too_many_active(void)
 	zvd_close(dev);
 }
 
+/* Under null_blk's rules: the active limit is checked before a victim is
+ * closed, so the refusal changes nothing. */
+static void res_too_many_active(void)
+{
+	test_profile = ZVD_PROFILE_NULL_BLK;
+	res_too_many_active_body();
+	test_profile = ZVD_PROFILE_ZNS;
+}
+
 /* The active check comes first: with the open limit reached by an IO
  * zone and the active limit reached too, a write to E is refused with
  * TOO_MANY_ACTIVE and the IO zone stays open. */
-static void res_active_before_open(void)
+static void res_active_before_open_body(void)
 {
 	struct zvd_dev *dev = mkdev_lim(8, 0, 1, 2);
 
 	CHECK(dev);
 	CHECK_EQ(mgmt(dev, ZVD_OP_OPEN, 1), 0);
+	CHECK(wr(dev, zstart(dev, 1), 4096, 1) >= 0); /* closes to C */
 	/* active 1 of 2, open 1 of 1 (explicit): TOO_MANY_OPEN */
 	CHECK_REFUSED(dev, wr(dev, zstart(dev, 2), 4096, 2),
 		      ZVD_TOO_MANY_OPEN);
@@ -875,6 +891,15 @@ static void res_active_before_open(void)
 		      ZVD_TOO_MANY_ACTIVE);
 	CHECK_EQ(zcond(dev, 2), ZVD_COND_IMP_OPEN);
 	zvd_close(dev);
+}
+
+/* Under null_blk's rules: the active limit is checked before a victim is
+ * closed, so the refusal changes nothing. */
+static void res_active_before_open(void)
+{
+	test_profile = ZVD_PROFILE_NULL_BLK;
+	res_active_before_open_body();
+	test_profile = ZVD_PROFILE_ZNS;
 }
 
 /* A write to C at the open limit closes the oldest IO zone. */
@@ -939,7 +964,7 @@ static void res_finish_without_resources(void)
 }
 
 /* Every way out of the active states gives the slots back. */
-static void res_slots_freed(void)
+static void res_slots_freed_body(void)
 {
 	struct zvd_dev *dev = mkdev_lim(8, 0, 1, 1);
 
@@ -970,13 +995,24 @@ static void res_slots_freed(void)
 	CHECK_EQ(mgmt(dev, ZVD_OP_CLOSE, 5), 0);
 	CHECK_EQ(zvd_zone_fail(dev, 5, ZVD_COND_OFFLINE), 0);
 	CHECK_EQ(nr_active(dev), 0);
-	/* close keeps the active slot, frees the open one */
+	/* close keeps the active slot, frees the open one (of a zone that
+	 * holds data: null_blk empties an unwritten one) */
 	CHECK_EQ(mgmt(dev, ZVD_OP_OPEN, 6), 0);
+	CHECK(wr(dev, zstart(dev, 6), 4096, 6) >= 0);
 	CHECK_EQ(mgmt(dev, ZVD_OP_CLOSE, 6), 0);
 	CHECK_EQ(nr_open(dev), 0);
 	CHECK_EQ(nr_active(dev), 1);
 	CHECK_REFUSED(dev, mgmt(dev, ZVD_OP_OPEN, 7), ZVD_TOO_MANY_ACTIVE);
 	zvd_close(dev);
+}
+
+/* Under null_blk's rules: the active limit is checked before a victim is
+ * closed, so the refusal changes nothing. */
+static void res_slots_freed(void)
+{
+	test_profile = ZVD_PROFILE_NULL_BLK;
+	res_slots_freed_body();
+	test_profile = ZVD_PROFILE_ZNS;
 }
 
 /* A closed zone written again joins the implicit-open list at its end:
@@ -1117,7 +1153,7 @@ static void err_range_and_alignment(void)
 
 /* Range before state, state before write pointer, write pointer before
  * boundary, boundary before resources. */
-static void err_check_order(void)
+static void err_check_order_body(void)
 {
 	struct zvd_dev *dev = mkdev_lim(6, 0, 1, 1);
 	uint64_t s1 = 65536, s2 = 2 * 65536;
@@ -1135,6 +1171,15 @@ static void err_check_order(void)
 	CHECK_REFUSED(dev, wr(dev, s2, 49152 + 4096, 1), ZVD_BOUNDARY);
 	CHECK_REFUSED(dev, wr(dev, s2, 4096, 1), ZVD_TOO_MANY_ACTIVE);
 	zvd_close(dev);
+}
+
+/* Under null_blk's rules: the active limit is checked before a victim is
+ * closed, so the refusal changes nothing. */
+static void err_check_order(void)
+{
+	test_profile = ZVD_PROFILE_NULL_BLK;
+	err_check_order_body();
+	test_profile = ZVD_PROFILE_ZNS;
 }
 
 static void err_boundary_capacity(void)
@@ -1930,6 +1975,28 @@ static void last_error_details(void)
 	zvd_close(dev);
 }
 
+/* zns follows QEMU: at the open limit the oldest implicitly open zone is
+ * closed first, and a request then refused for the active limit has still
+ * closed it. */
+static void res_zns_closes_before_active_check(void)
+{
+	struct zvd_dev *dev = mkdev_lim(8, 0, 2, 2);
+	struct zvd_error e;
+
+	CHECK(dev);
+	CHECK(wr(dev, zstart(dev, 1), 4096, 1) >= 0);
+	CHECK(wr(dev, zstart(dev, 2), 4096, 2) >= 0);
+	CHECK_EQ(wr(dev, zstart(dev, 3), 4096, 3), -EOVERFLOW);
+	zvd_last_error(dev, &e);
+	CHECK_EQ(e.status, ZVD_TOO_MANY_ACTIVE);
+	CHECK_EQ(zcond(dev, 1), ZVD_COND_CLOSED);
+	CHECK_EQ(zcond(dev, 2), ZVD_COND_IMP_OPEN);
+	CHECK_EQ(zcond(dev, 3), ZVD_COND_EMPTY);
+	CHECK_EQ(nr_open(dev), 1);
+	CHECK_EQ(nr_active(dev), 2);
+	zvd_close(dev);
+}
+
 int main(void)
 {
 	RUN(table_4k_empty);
@@ -1952,6 +2019,7 @@ int main(void)
 	RUN(res_implicit_close_skips_explicit);
 	RUN(res_too_many_open);
 	RUN(res_too_many_active);
+	RUN(res_zns_closes_before_active_check);
 	RUN(res_active_before_open);
 	RUN(res_closed_write_implicit_close);
 	RUN(res_explicit_open_implicit_close);
