@@ -10,6 +10,14 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v cmp >/dev/null 2>&1 || need+=(diffutils)
+# clang builds the eBPF example programs (-target bpf) and the libFuzzer
+# targets (-fsanitize=fuzzer); llvm gives llvm-objdump for reading them
+command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v llvm-objdump >/dev/null 2>&1 || need+=(llvm)
+# liburing: the ublk server (src/ublk/) talks to the kernel through io_uring
+[ -f /usr/include/liburing.h ] || need+=(liburing-dev)
+# qemu-img and qemu-io: the peer of bench/run-snap (qcow2 snapshots)
+command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 # the sanitizer runtimes come with gcc, but a trimmed install may lack them
 if command -v gcc >/dev/null 2>&1; then
 	ver=$(gcc -dumpversion | cut -d. -f1)

@@ -158,6 +158,55 @@ int cli_open_output(const char *cmd, const char *path, int *fd);
 /* Close a descriptor from the above unless it is a standard one. */
 void cli_close_fd(int fd);
 
+/*
+ * An image named on the command line, maybe as IMAGE@NAME: a snapshot
+ * NAME of IMAGE. @spec is split at its last '@' only when no file of that
+ * name exists, so an image whose file name holds '@' is still reachable.
+ */
+struct cli_image {
+	const char *spec;	     /* as given */
+	char path[4096];	     /* the image file */
+	char snap[ZVD_NAME_MAX + 1]; /* "" for the image itself */
+};
+
+/* Split @spec into @im. Returns 0 or an exit code after printing. */
+int cli_parse_image(const char *cmd, const char *spec, struct cli_image *im);
+
+/* Open @spec (IMAGE or IMAGE@NAME). A snapshot is always opened as a
+ * read-only view; @readonly is for the image itself. Fills @im when it is
+ * not NULL. Returns 0 or an exit code after printing. */
+int cli_open_image(const char *cmd, const char *spec, bool readonly,
+		   struct cli_image *im, struct zvd_dev **out);
+
+/* As cli_open(), but an image locked by another process is not an error
+ * here: return -EBUSY without printing (the caller may ask the server
+ * holding it through its control socket, see ctl.h). */
+int cli_open_unless_busy(const char *cmd, const char *path, bool readonly,
+			 struct zvd_dev **out);
+
+/* ---- cli_progress.c ---------------------------------------------------- */
+
+/* Progress of a long command on stderr: percent and MB/s, redrawn at most
+ * five times a second. Shown when stderr is a terminal, or always with
+ * --progress; never with --quiet. */
+struct cli_progress {
+	const char *what;
+	bool on;
+	bool drawn;
+	double start;
+	double last;
+};
+
+/* Decide whether to show progress from --progress / --quiet. */
+void cli_progress_init(struct cli_progress *p, const char *what,
+		       bool force, bool quiet);
+void cli_progress_update(struct cli_progress *p, uint64_t done,
+			 uint64_t total);
+/* The same, as a zvd_progress_fn (arg is a struct cli_progress). */
+void cli_progress_fn(void *arg, uint64_t done, uint64_t total);
+/* End the line if one was drawn. */
+void cli_progress_done(struct cli_progress *p);
+
 /* ---- cli_help.c -------------------------------------------------------- */
 
 /* Print the help of @cmd (NULL: the overview) to @f; -1 if unknown. */
@@ -177,5 +226,52 @@ int cmd_write(int argc, char **argv);
 int cmd_append(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_csd(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_vm(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_rebase(int argc, char **argv);
+int cmd_flatten(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+
+/* cmd_snapshot.c: every snapshot of @dev into *out (to free); returns
+ * the count, or -1 after printing why (exit with CLI_EXIT_REFUSED). */
+int cli_snapshot_list(const char *cmd, struct zvd_dev *dev,
+		      struct zvd_snapshot_info **out);
+/* Print snapshots as a table, or as a JSON array under @key. */
+void cli_print_snapshots(const struct zvd_snapshot_info *s, int n);
+void cli_json_snapshots(struct cli_json *j, const char *key,
+			const struct zvd_snapshot_info *s, int n);
+
+/* Refuse an operation on an image a server holds ("stop the server
+ * first"). Returns CLI_EXIT_REFUSED. */
+int cli_refuse_served(const char *cmd, const char *path);
+
+/* cmd_clone.c: zvd create NEW --backing BASE (called by cmd_create). */
+int cli_create_backed(const char *new_path, const char *base_path);
+
+/* cmd_create.c: the geometry options, shared by create and convert
+ * import. A command's option table starts with CLI_GEOMETRY_OPTS, so
+ * val[0 .. CLI_NR_GEOMETRY_OPTS - 1] are their values. */
+#define CLI_GEOMETRY_OPTS                                                \
+	{ "size", true }, { "zone-size", true }, { "zone-capacity", true }, \
+	{ "conventional-zones", true }, { "block-size", true },              \
+	{ "max-open", true }, { "max-active", true }, { "max-append", true }, \
+	{ "profile", true }
+#define CLI_NR_GEOMETRY_OPTS 9
+/* Apply the geometry options in @val to the default geometry. Returns 0
+ * or an exit code after printing. */
+int cli_arg_profile(const char *cmd, const char *s, uint32_t *out);
+int cli_build_geometry(const char *cmd, const char *const *val,
+		       struct zvd_geometry *g);
+/* True when any geometry option was given. */
+bool cli_geometry_given(const char *const *val);
 
 #endif /* ZVD_CLI_H */

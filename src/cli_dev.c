@@ -2,11 +2,13 @@
 /*
  * cli_dev.c - opening and closing images for the zvd command, turning a
  * library failure into one clear line on stderr, looking up one zone, and
- * whole-buffer reads and writes on file descriptors.
+ * whole-buffer reads and writes on file descriptors, and naming a
+ * snapshot as IMAGE@NAME.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -224,4 +226,98 @@ void cli_close_fd(int fd)
 {
 	if (fd > STDERR_FILENO)
 		close(fd);
+}
+
+int cli_open_unless_busy(const char *cmd, const char *path, bool readonly,
+			 struct zvd_dev **out)
+{
+	struct zvd_backend *be;
+	int rc;
+
+	*out = NULL;
+	rc = zvd_backend_file_open(path, readonly ? ZVD_FILE_READONLY : 0, &be);
+	if (rc == -EBUSY)
+		return -EBUSY;
+	if (rc < 0)
+		return cli_error(cmd, "%s: %s", path, open_reason(rc));
+	zvd_backend_close(be);
+	/* Not locked a moment ago: open it the ordinary way (a server that
+	 * took it meanwhile gets the ordinary message). */
+	return cli_open(cmd, path, readonly, out);
+}
+
+int cli_parse_image(const char *cmd, const char *spec, struct cli_image *im)
+{
+	const char *at = strrchr(spec, '@');
+	struct stat st;
+	size_t plen;
+
+	memset(im, 0, sizeof(*im));
+	im->spec = spec;
+	if (!at || stat(spec, &st) == 0) {
+		if (strlen(spec) >= sizeof(im->path))
+			return cli_usage_error(cmd, "%s: path too long", spec);
+		strcpy(im->path, spec);
+		return 0;
+	}
+	plen = (size_t)(at - spec);
+	if (plen == 0 || !at[1])
+		return cli_usage_error(cmd,
+				       "'%s': expected IMAGE@SNAPSHOT with both parts",
+				       spec);
+	if (plen >= sizeof(im->path))
+		return cli_usage_error(cmd, "%s: path too long", spec);
+	if (strlen(at + 1) > ZVD_NAME_MAX)
+		return cli_usage_error(cmd,
+				       "'%s': snapshot name longer than %d characters",
+				       at + 1, ZVD_NAME_MAX);
+	memcpy(im->path, spec, plen);
+	im->path[plen] = '\0';
+	strcpy(im->snap, at + 1);
+	return 0;
+}
+
+/* Open snapshot @im->snap of @im->path as a read-only view. */
+static int open_snapshot(const char *cmd, const struct cli_image *im,
+			 struct zvd_dev **out)
+{
+	struct zvd_backend *be;
+	int rc;
+
+	rc = cli_open_backend(cmd, im->path, ZVD_FILE_READONLY, &be);
+	if (rc)
+		return rc;
+	rc = zvd_open_snapshot(be, im->snap, out);
+	if (rc == 0)
+		return 0;
+	*out = NULL;
+	zvd_backend_close(be);
+	if (rc == -ENOENT)
+		return cli_error(cmd, "%s: no snapshot named '%s' (zvd snapshot list %s shows them)",
+				 im->path, im->snap, im->path);
+	if (rc == -EINVAL)
+		return cli_error(cmd, "%s: '%s' is not a valid snapshot name",
+				 im->path, im->snap);
+	if (rc == -EUCLEAN)
+		return cli_error(cmd, "%s: not a valid zvd image (run 'zvd check %s')",
+				 im->path, im->path);
+	return cli_error(cmd, "%s@%s: cannot open the snapshot: %s", im->path,
+			 im->snap, strerror(-rc));
+}
+
+int cli_open_image(const char *cmd, const char *spec, bool readonly,
+		   struct cli_image *im, struct zvd_dev **out)
+{
+	struct cli_image local;
+	int rc;
+
+	if (!im)
+		im = &local;
+	*out = NULL;
+	rc = cli_parse_image(cmd, spec, im);
+	if (rc)
+		return rc;
+	if (im->snap[0])
+		return open_snapshot(cmd, im, out);
+	return cli_open(cmd, im->path, readonly, out);
 }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 
+/* The geometry options come first, in the order of CLI_GEOMETRY_OPTS. */
 enum {
 	OPT_SIZE,
 	OPT_ZONE_SIZE,
@@ -17,66 +18,85 @@ enum {
 	OPT_MAX_OPEN,
 	OPT_MAX_ACTIVE,
 	OPT_MAX_APPEND,
+	OPT_PROFILE,
+	OPT_BACKING,
 };
 
 static const struct cli_opt opts[] = {
-	[OPT_SIZE] = { "size", true },
-	[OPT_ZONE_SIZE] = { "zone-size", true },
-	[OPT_ZONE_CAP] = { "zone-capacity", true },
-	[OPT_CONV] = { "conventional-zones", true },
-	[OPT_BLOCK] = { "block-size", true },
-	[OPT_MAX_OPEN] = { "max-open", true },
-	[OPT_MAX_ACTIVE] = { "max-active", true },
-	[OPT_MAX_APPEND] = { "max-append", true },
+	CLI_GEOMETRY_OPTS,
+	[OPT_BACKING] = { "backing", true },
 	{ NULL, false },
 };
 
 /* A size option that must fit the 32-bit field of the geometry. */
-static int size32(const char *what, const char *s, uint32_t *out)
+static int size32(const char *cmd, const char *what, const char *s,
+		  uint32_t *out)
 {
 	uint64_t v;
-	int rc = cli_arg_size("create", what, s, &v);
+	int rc = cli_arg_size(cmd, what, s, &v);
 
 	if (rc)
 		return rc;
 	if (v > UINT32_MAX)
-		return cli_usage_error("create", "%s: '%s' is too large (at most %u)",
+		return cli_usage_error(cmd, "%s: '%s' is too large (at most %u)",
 				       what, s, UINT32_MAX);
 	*out = (uint32_t)v;
 	return 0;
 }
 
-/* Apply the options to the default geometry. Returns 0 or an exit code. */
-static int build_geometry(const struct cli_args *a, struct zvd_geometry *g)
+bool cli_geometry_given(const char *const *val)
 {
-	const char *const *v = a->val;
+	int i;
+
+	for (i = 0; i < CLI_NR_GEOMETRY_OPTS; i++)
+		if (val[i])
+			return true;
+	return false;
+}
+
+int cli_build_geometry(const char *cmd, const char *const *v,
+		       struct zvd_geometry *g)
+{
 	int rc = 0;
 
 	zvd_geometry_default(g);
 	if (!rc && v[OPT_SIZE])
-		rc = cli_arg_size("create", "--size", v[OPT_SIZE], &g->size);
+		rc = cli_arg_size(cmd, "--size", v[OPT_SIZE], &g->size);
 	if (!rc && v[OPT_ZONE_SIZE]) {
-		rc = cli_arg_size("create", "--zone-size", v[OPT_ZONE_SIZE],
+		rc = cli_arg_size(cmd, "--zone-size", v[OPT_ZONE_SIZE],
 				  &g->zone_size);
 		g->zone_capacity = g->zone_size;
 	}
 	if (!rc && v[OPT_ZONE_CAP])
-		rc = cli_arg_size("create", "--zone-capacity", v[OPT_ZONE_CAP],
+		rc = cli_arg_size(cmd, "--zone-capacity", v[OPT_ZONE_CAP],
 				  &g->zone_capacity);
 	if (!rc && v[OPT_CONV])
-		rc = cli_arg_u32("create", "--conventional-zones", v[OPT_CONV],
+		rc = cli_arg_u32(cmd, "--conventional-zones", v[OPT_CONV],
 				 &g->nr_conv_zones);
 	if (!rc && v[OPT_BLOCK])
-		rc = size32("--block-size", v[OPT_BLOCK], &g->block_size);
+		rc = size32(cmd, "--block-size", v[OPT_BLOCK], &g->block_size);
 	if (!rc && v[OPT_MAX_OPEN])
-		rc = cli_arg_u32("create", "--max-open", v[OPT_MAX_OPEN],
+		rc = cli_arg_u32(cmd, "--max-open", v[OPT_MAX_OPEN],
 				 &g->max_open);
 	if (!rc && v[OPT_MAX_ACTIVE])
-		rc = cli_arg_u32("create", "--max-active", v[OPT_MAX_ACTIVE],
+		rc = cli_arg_u32(cmd, "--max-active", v[OPT_MAX_ACTIVE],
 				 &g->max_active);
 	if (!rc && v[OPT_MAX_APPEND])
-		rc = size32("--max-append", v[OPT_MAX_APPEND], &g->max_append);
+		rc = size32(cmd, "--max-append", v[OPT_MAX_APPEND], &g->max_append);
+	if (!rc && v[OPT_PROFILE])
+		rc = cli_arg_profile(cmd, v[OPT_PROFILE], &g->profile);
 	return rc;
+}
+
+int cli_arg_profile(const char *cmd, const char *s, uint32_t *out)
+{
+	int p = zvd_profile_parse(s);
+
+	if (p < 0)
+		return cli_usage_error(cmd, "--profile: '%s' is not a profile "
+				       "(zns or null_blk)", s);
+	*out = (uint32_t)p;
+	return 0;
 }
 
 static void print_created(const char *path, const struct zvd_geometry *g)
@@ -84,12 +104,14 @@ static void print_created(const char *path, const struct zvd_geometry *g)
 	char zs[32], cap[32], size[32];
 
 	printf("created %s: %s, %llu zones of %s (capacity %s), "
-	       "%u conventional, %u-byte blocks, max open %u, max active %u\n",
+	       "%u conventional, %u-byte blocks, max open %u, max active %u, "
+	       "profile %s\n",
 	       path, cli_fmt_size(g->size, size, sizeof(size)),
 	       (unsigned long long)(g->size / g->zone_size),
 	       cli_fmt_size(g->zone_size, zs, sizeof(zs)),
 	       cli_fmt_size(g->zone_capacity, cap, sizeof(cap)),
-	       g->nr_conv_zones, g->block_size, g->max_open, g->max_active);
+	       g->nr_conv_zones, g->block_size, g->max_open, g->max_active,
+	       zvd_profile_name(g->profile));
 }
 
 int cmd_create(int argc, char **argv)
@@ -106,7 +128,14 @@ int cmd_create(int argc, char **argv)
 	if (rc)
 		return rc > 0 ? 0 : CLI_EXIT_USAGE;
 	path = a.pos[0];
-	rc = build_geometry(&a, &g);
+	if (a.val[OPT_BACKING]) {
+		if (cli_geometry_given(a.val))
+			return cli_usage_error("create",
+					       "--backing: the new image takes the geometry of %s; no geometry option may be given with it",
+					       a.val[OPT_BACKING]);
+		return cli_create_backed(path, a.val[OPT_BACKING]);
+	}
+	rc = cli_build_geometry("create", a.val, &g);
 	if (rc)
 		return rc;
 	if (zvd_geometry_validate(&g, &why) < 0)

@@ -19,6 +19,12 @@ struct info {
 	struct zvd_space sp;
 	uint32_t nr_zones;
 	uint64_t per_cond[ZVD_COND_COUNT];
+	struct cli_image im;
+	int has_backing;
+	char backing[4096];
+	char backing_snap[ZVD_NAME_MAX + 1];
+	int nr_snaps;
+	struct zvd_snapshot_info *snaps;
 };
 
 /* Count zones per condition, CLI_REPORT_BATCH zones at a time. */
@@ -47,6 +53,26 @@ static int count_conditions(struct zvd_dev *dev, struct info *in)
 	return 0;
 }
 
+/* The backing image and the snapshots. A snapshot view lists the
+ * snapshots of its image where the library allows it. */
+static int dependencies(struct zvd_dev *dev, struct info *in)
+{
+	int n = zvd_get_backing(dev, in->backing, sizeof(in->backing),
+				in->backing_snap, sizeof(in->backing_snap));
+
+	if (n < 0)
+		return cli_dev_error("info", dev, n);
+	in->has_backing = n > 0;
+	if (in->im.snap[0] && zvd_snapshot_list(dev, NULL, 0) < 0)
+		return 0;
+	in->nr_snaps = cli_snapshot_list("info", dev, &in->snaps);
+	if (in->nr_snaps < 0) {
+		in->nr_snaps = 0;
+		return CLI_EXIT_REFUSED;
+	}
+	return 0;
+}
+
 static void line_size(const char *label, uint64_t v)
 {
 	char buf[32];
@@ -60,7 +86,10 @@ static void print_text(const char *path, const struct info *in)
 	const struct zvd_geometry *g = &in->g;
 	int c;
 
-	printf("%-18s %s\n", "image:", path);
+	printf("%-18s %s\n", "image:", in->im.path);
+	if (in->im.snap[0])
+		printf("%-18s %s (a read-only view)\n", "snapshot:",
+		       in->im.snap);
 	line_size("size:", g->size);
 	printf("%-18s %u (%u conventional, %u sequential)\n", "zones:",
 	       in->nr_zones, g->nr_conv_zones, in->nr_zones - g->nr_conv_zones);
@@ -70,6 +99,7 @@ static void print_text(const char *path, const struct info *in)
 	printf("%-18s %u\n", "max open:", g->max_open);
 	printf("%-18s %u\n", "max active:", g->max_active);
 	line_size("max append:", g->max_append);
+	printf("%-19s%s\n", "profile:", zvd_profile_name(g->profile));
 	printf("%-18s %u\n", "open zones:", in->sp.open_zones);
 	printf("%-18s %u\n", "active zones:", in->sp.active_zones);
 	printf("zones by condition:\n");
@@ -82,6 +112,16 @@ static void print_text(const char *path, const struct info *in)
 	line_size("  metadata bytes:", in->sp.meta_bytes);
 	line_size("  backend bytes:", in->sp.backend_bytes);
 	line_size("  chunk size:", in->sp.chunk_size);
+	if (!in->has_backing)
+		printf("%-18s none\n", "backing:");
+	else if (in->backing_snap[0])
+		printf("%-18s %s@%s\n", "backing:", in->backing,
+		       in->backing_snap);
+	else
+		printf("%-18s %s\n", "backing:", in->backing);
+	printf("%-18s %d\n", "snapshots:", in->nr_snaps);
+	if (in->nr_snaps)
+		cli_print_snapshots(in->snaps, in->nr_snaps);
 }
 
 static void print_json(const char *path, const struct info *in)
@@ -92,7 +132,7 @@ static void print_json(const char *path, const struct info *in)
 
 	cli_json_init(&j, stdout);
 	cli_json_obj_begin(&j, NULL);
-	cli_json_str(&j, "image", path);
+	cli_json_str(&j, "image", in->im.path);
 	cli_json_u64(&j, "size", g->size);
 	cli_json_u64(&j, "zone_size", g->zone_size);
 	cli_json_u64(&j, "zone_capacity", g->zone_capacity);
@@ -103,6 +143,7 @@ static void print_json(const char *path, const struct info *in)
 	cli_json_u64(&j, "max_open", g->max_open);
 	cli_json_u64(&j, "max_active", g->max_active);
 	cli_json_u64(&j, "max_append", g->max_append);
+	cli_json_str(&j, "profile", zvd_profile_name(g->profile));
 	cli_json_u64(&j, "open_zones", in->sp.open_zones);
 	cli_json_u64(&j, "active_zones", in->sp.active_zones);
 	cli_json_obj_begin(&j, "conditions");
@@ -116,6 +157,17 @@ static void print_json(const char *path, const struct info *in)
 	cli_json_u64(&j, "backend_bytes", in->sp.backend_bytes);
 	cli_json_u64(&j, "chunk_size", in->sp.chunk_size);
 	cli_json_obj_end(&j);
+	if (in->im.snap[0])
+		cli_json_str(&j, "snapshot", in->im.snap);
+	if (in->has_backing) {
+		cli_json_obj_begin(&j, "backing");
+		cli_json_str(&j, "path", in->backing);
+		cli_json_str(&j, "snapshot", in->backing_snap);
+		cli_json_obj_end(&j);
+	} else {
+		cli_json_null(&j, "backing");
+	}
+	cli_json_snapshots(&j, "snapshots", in->snaps, in->nr_snaps);
 	cli_json_obj_end(&j);
 	cli_json_done(&j);
 }
@@ -130,7 +182,7 @@ int cmd_info(int argc, char **argv)
 	rc = cli_parse(argc, argv, opts, 1, 1, &a);
 	if (rc)
 		return rc > 0 ? 0 : CLI_EXIT_USAGE;
-	rc = cli_open("info", a.pos[0], true, &dev);
+	rc = cli_open_image("info", a.pos[0], true, &in.im, &dev);
 	if (rc)
 		return rc;
 	zvd_get_geometry(dev, &in.g);
@@ -140,7 +192,10 @@ int cmd_info(int argc, char **argv)
 		rc = cli_dev_error("info", dev, rc);
 	else
 		rc = count_conditions(dev, &in);
+	if (!rc)
+		rc = dependencies(dev, &in);
 	if (rc) {
+		free(in.snaps);
 		zvd_close(dev);
 		return rc;
 	}
@@ -151,5 +206,6 @@ int cmd_info(int argc, char **argv)
 		print_json(a.pos[0], &in);
 	else
 		print_text(a.pos[0], &in);
+	free(in.snaps);
 	return 0;
 }

@@ -63,6 +63,7 @@ static bool same_file(const char *image, const char *out)
 
 int cmd_read(int argc, char **argv)
 {
+	struct cli_image im;
 	struct zvd_dev *dev;
 	struct cli_args a;
 	uint64_t off, len;
@@ -78,10 +79,13 @@ int cmd_read(int argc, char **argv)
 		rc = cli_arg_size("read", "--length", a.val[OPT_LENGTH], &len);
 	if (rc)
 		return rc;
-	if (same_file(a.pos[0], a.val[OPT_OUTPUT]))
+	rc = cli_parse_image("read", a.pos[0], &im);
+	if (rc)
+		return rc;
+	if (same_file(im.path, a.val[OPT_OUTPUT]))
 		return cli_usage_error("read", "--output %s is the image itself",
 				       a.val[OPT_OUTPUT]);
-	rc = cli_open("read", a.pos[0], true, &dev);
+	rc = cli_open_image("read", a.pos[0], true, NULL, &dev);
 	if (rc)
 		return rc;
 	rc = cli_open_output("read", a.val[OPT_OUTPUT], &fd);

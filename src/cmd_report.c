@@ -174,7 +174,7 @@ int cmd_report(int argc, char **argv)
 	rc = cli_parse(argc, argv, opts, 1, 1, &a);
 	if (rc)
 		return rc > 0 ? 0 : CLI_EXIT_USAGE;
-	rc = cli_open("report", a.pos[0], true, &p.dev);
+	rc = cli_open_image("report", a.pos[0], true, NULL, &p.dev);
 	if (rc)
 		return rc;
 	p.json = a.val[OPT_JSON] != NULL;

@@ -19,6 +19,15 @@ static const struct cli_cmd cmds[] = {
 	{ "reset", cmd_zone_op }, { "write", cmd_write },
 	{ "append", cmd_append }, { "read", cmd_read },
 	{ "check", cmd_check },	  { "fail", cmd_fail },
+	{ "set", cmd_set },
+	{ "csd", cmd_csd },
+	{ "snapshot", cmd_snapshot }, { "rollback", cmd_rollback },
+	{ "clone", cmd_clone },	  { "rebase", cmd_rebase },
+	{ "flatten", cmd_flatten }, { "delete", cmd_delete },
+	{ "gc", cmd_gc },	  { "convert", cmd_convert },
+	{ "__hold", cmd_hold },
+	{ "serve", cmd_serve },	  { "up", cmd_up },
+	{ "vm", cmd_vm },
 };
 
 static int cmd_help(int argc, char **argv)

@@ -236,11 +236,17 @@ static int copy_sections(struct loader *l)
 		return csd_diag(l->diag, -ENOMEM, UINT32_MAX, "out of memory");
 	for (i = 0; i < l->nsecs; i++) {
 		const struct sec *s = &l->secs[i];
-		const uint8_t *src = l->file + s->sh->sh_offset;
+		const uint8_t *src;
 		size_t n = s->sh->sh_size;
 
+		/* only the sections copied were checked to lie in the file:
+		 * form no pointer from any other's sh_offset */
+		if (s->kind != SEC_CODE && s->kind != SEC_DATA &&
+		    s->kind != SEC_RODATA)
+			continue;
 		if (s->sh->sh_type == SHT_NOBITS || !n)
 			continue; /* zero-filled by calloc */
+		src = l->file + s->sh->sh_offset;
 		if (s->kind == SEC_CODE)
 			memcpy(l->code + s->base, src, n);
 		else if (s->kind == SEC_DATA)
