@@ -46,7 +46,7 @@ int pool_set(struct img *img, uint32_t chunk)
 {
 	int err;
 
-	if (chunk < img->first_chunk)
+	if (chunk < img->first_chunk || chunk >= img->load_limit)
 		return -EUCLEAN;
 	err = pool_grow(img, (uint64_t)chunk + 1);
 	if (err)
@@ -119,7 +119,7 @@ int img_ref(struct img *img, uint32_t chunk)
 	int err = 0;
 
 	pthread_mutex_lock(&img->alloc_lock);
-	if (chunk < img->first_chunk)
+	if (chunk < img->first_chunk || chunk >= img->load_limit)
 		err = -EUCLEAN;
 	else
 		err = pool_grow(img, (uint64_t)chunk + 1);
@@ -233,6 +233,7 @@ int img_start(struct img *img)
 	uint64_t size, end, run = 0;
 	int err;
 
+	img->load_limit = UINT64_MAX; /* loaded: the pool grows as it must */
 	if (img->readonly)
 		return 0;
 	err = be_size(img->be, &size);

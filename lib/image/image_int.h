@@ -49,6 +49,9 @@ struct img {
 
 	/* chunk pool */
 	pthread_mutex_t alloc_lock;
+	uint64_t load_limit;  /* while loading: no chunk at or beyond this
+			       * (the backend's end and some slack), so a
+			       * corrupt map cannot make the pool huge */
 	uint32_t *refs;	      /* per chunk: references, or journal/pending */
 	uint64_t nr_refs;     /* chunks tracked */
 	uint64_t hint;	      /* no free chunk below this */

@@ -133,6 +133,7 @@ int img_create(struct zvd_backend *be, uint32_t kind, uint32_t chunk_size,
 	img = img_alloc_handle(be, 0);
 	if (!img)
 		return -ENOMEM;
+	img->load_limit = UINT64_MAX;
 	img->sb.chunk_size = chunk_size;
 	img->sb.kind = kind;
 	img->sb.blob_len = (uint32_t)blob_len;
@@ -180,6 +181,7 @@ int img_open(struct zvd_backend *be, int readonly, struct img **out,
 	struct img_super slot[SB_SLOTS];
 	const char *slot_why[SB_SLOTS];
 	int ok[SB_SLOTS], best = -1;
+	uint64_t size;
 	uint8_t *b = malloc(IMG_BLOCK);
 	struct img *img;
 	int err = 0;
@@ -206,6 +208,14 @@ int img_open(struct zvd_backend *be, int readonly, struct img **out,
 		return -ENOMEM;
 	img->sb = slot[best];
 	img_set_geometry(img);
+	err = be_size(be, &size);
+	if (err) {
+		img_close(img);
+		return err;
+	}
+	/* a chunk mapped but never written (its write failed) may lie past
+	 * the end: allow some slack */
+	img->load_limit = (size >> img->chunk_shift) + 1024;
 	*out = img;
 	return 0;
 }
