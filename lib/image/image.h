@@ -36,7 +36,6 @@ struct img;
 struct img_recs {
 	uint8_t *buf;
 	size_t len, cap;
-	uint32_t count;
 };
 
 /* Append a record of @len bytes; returns where to write it or NULL. */

@@ -44,14 +44,12 @@ uint8_t *img_recs_add(struct img_recs *r, size_t len)
 	p = r->buf + r->len;
 	put_le32(p, (uint32_t)len);
 	r->len += 4 + len;
-	r->count++;
 	return p + 4;
 }
 
 void img_recs_reset(struct img_recs *r)
 {
 	r->len = 0;
-	r->count = 0;
 }
 
 void img_recs_free(struct img_recs *r)

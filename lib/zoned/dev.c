@@ -256,7 +256,6 @@ void dev_free(struct zvd_dev *dev)
 {
 	backing_close(dev);
 	snaps_free(dev);
-	free(dev->path);
 	for (uint32_t zi = 0; zi < dev->nr_zones; zi++) {
 		zview_free_raw(dev, &dev->zones[zi].st);
 		pthread_rwlock_destroy(&dev->zones[zi].lock);

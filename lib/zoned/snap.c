@@ -371,11 +371,10 @@ int snap_clone_apply(struct zvd_dev *dev, struct img_recs *recs, void *arg)
 
 	if (i < 0)
 		return -ENOENT;
-	if (a->add)
-		err = clone_add(dev->snaps[i], a->uuid, a->path, strlen(a->path));
-	else
-		clone_remove(dev->snaps[i], a->uuid), err = 0;
-	if (err)
+	if (!a->add)
+		clone_remove(dev->snaps[i], a->uuid);
+	else if ((err = clone_add(dev->snaps[i], a->uuid, a->path,
+				  strlen(a->path))))
 		return err;
 	return snap_encode_clone(a->add ? REC_CLONE_REF : REC_CLONE_UNREF,
 				 a->snap_id, a->uuid, a->add ? a->path : NULL,

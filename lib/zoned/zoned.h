@@ -132,7 +132,7 @@ struct backing {
 	uint32_t snap_id;   /* 0: the base image as a whole */
 	uint8_t uuid[16];   /* the base image's */
 	char snap[ZVD_NAME_MAX + 1];
-	char *path;	    /* as stored (relative to this image's folder) */
+	char *path;	    /* the base image file, absolute */
 	struct zvd_dev *dev; /* opened read-only */
 };
 
@@ -180,7 +180,6 @@ struct zvd_dev {
 	struct backing bk;
 	struct zview **emitted; /* snapshot copies the running commit records */
 	uint32_t nr_emitted, cap_emitted;
-	char *path; /* the image file's path, when opened by path */
 };
 
 /* geometry.c */
