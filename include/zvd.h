@@ -460,6 +460,90 @@ int zvd_get_backing(struct zvd_dev *dev, char *path, size_t path_len,
  */
 int64_t zvd_gc(struct zvd_dev *dev);
 
+
+/* ---- 9. volumes ---------------------------------------------------------- */
+
+/*
+ * A volume is an ordinary random-write block device (no zones) kept as a
+ * log: writes are appended to the image's newest segment and a map finds
+ * live data; garbage collection rewrites the live blocks of mostly-dead
+ * segments. zvd_read, zvd_write, zvd_flush, the snapshot, clone and
+ * backing-image calls of section 8, zvd_check and zvd_get_space work on a
+ * volume as on a zoned image; the zone calls report one conventional zone
+ * and refuse changes (-EINVAL). Requests are multiples of 512 bytes.
+ *
+ * Crash consistency: after a power cut a volume reads as some prefix of
+ * the writes (and discards) it acknowledged, including everything before
+ * the last zvd_flush that returned.
+ */
+#define ZVD_VOLUME_SECTOR 512u
+#define ZVD_VOLUME_BLOCK 4096u	/* unit of the map */
+
+/* Create an empty volume of @size bytes (a multiple of 4096) on @be, which
+ * must be empty, and open it. Ownership of @be as for zvd_create. */
+int zvd_create_volume(struct zvd_backend *be, uint64_t size,
+		      struct zvd_dev **out);
+
+/* 1 for a volume, 0 for a zoned image. */
+int zvd_is_volume(const struct zvd_dev *dev);
+
+/* The size the device presents, in bytes (zoned or volume). */
+uint64_t zvd_size(const struct zvd_dev *dev);
+
+/* 1 if the handle refuses changes (opened read-only, or a snapshot). */
+int zvd_is_readonly(const struct zvd_dev *dev);
+
+/*
+ * Discard (TRIM) @len bytes at @off: the range reads as zeros afterwards
+ * and its space comes back once no snapshot holds it. Blocks only partly
+ * covered keep their data. Durable as writes are. Volumes only
+ * (-EOPNOTSUPP on zoned images).
+ */
+int zvd_discard(struct zvd_dev *dev, uint64_t off, uint64_t len,
+		unsigned flags);
+
+/* Write zeros to @len bytes at @off without storing them (whole blocks are
+ * recorded as zero, partial blocks written). Volumes only. */
+int zvd_write_zeroes(struct zvd_dev *dev, uint64_t off, uint64_t len,
+		     unsigned flags);
+
+/* One extent of a device's allocation map. */
+enum zvd_extent_flags {
+	ZVD_EXTENT_HOLE = 1 << 0, /* no space allocated (thin) */
+	ZVD_EXTENT_ZERO = 1 << 1, /* reads as zeros */
+};
+struct zvd_extent {
+	uint64_t off, len;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+/*
+ * Describe [off, off+len) as up to @max consecutive extents into @out
+ * (caller-owned), merging neighbours with equal flags. Returns the number
+ * of extents written (>= 1 when len > 0); they cover the range from @off
+ * on, possibly stopping short of off+len when @max is reached. Data read
+ * through to a backing image is described as the backing image describes
+ * it. A zoned image describes every block below a write pointer as data.
+ */
+int zvd_map(struct zvd_dev *dev, uint64_t off, uint64_t len,
+	    struct zvd_extent *out, uint32_t max);
+
+/* A volume's log and garbage collector. */
+struct zvd_volume_stats {
+	uint64_t user_bytes;	 /* written by clients, since creation */
+	uint64_t gc_bytes;	 /* rewritten by garbage collection */
+	uint64_t live_bytes;	 /* data blocks some map references */
+	uint64_t segment_bytes;	 /* segment size */
+	uint64_t segments;	 /* segments holding data */
+	uint64_t gc_runs;	 /* segments reclaimed, since creation */
+	uint64_t checkpoints;	 /* in this session */
+	uint64_t reserved[8];
+};
+
+/* Write amplification is (user_bytes + gc_bytes) / user_bytes. */
+int zvd_volume_stats(struct zvd_dev *dev, struct zvd_volume_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -109,6 +109,7 @@ void cli_json_arr_begin(struct cli_json *j, const char *key);
 void cli_json_arr_end(struct cli_json *j);
 void cli_json_u64(struct cli_json *j, const char *key, uint64_t v);
 void cli_json_str(struct cli_json *j, const char *key, const char *s);
+void cli_json_double(struct cli_json *j, const char *key, double v);
 void cli_json_bool(struct cli_json *j, const char *key, bool v);
 void cli_json_null(struct cli_json *j, const char *key);
 /* End the document with a newline. */

@@ -91,6 +91,12 @@ void cli_json_u64(struct cli_json *j, const char *key, uint64_t v)
 	fprintf(j->f, "%llu", (unsigned long long)v);
 }
 
+void cli_json_double(struct cli_json *j, const char *key, double v)
+{
+	start_value(j, key);
+	fprintf(j->f, "%.3f", v);
+}
+
 void cli_json_str(struct cli_json *j, const char *key, const char *s)
 {
 	start_value(j, key);

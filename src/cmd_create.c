@@ -3,6 +3,7 @@
  * cmd_create.c - zvd create: build a geometry from the defaults and the
  * options, let the library validate it, then create the image file.
  */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,11 +21,13 @@ enum {
 	OPT_MAX_APPEND,
 	OPT_PROFILE,
 	OPT_BACKING,
+	OPT_VOLUME,
 };
 
 static const struct cli_opt opts[] = {
 	CLI_GEOMETRY_OPTS,
 	[OPT_BACKING] = { "backing", true },
+	[OPT_VOLUME] = { "conventional", false },
 	{ NULL, false },
 };
 
@@ -114,6 +117,48 @@ static void print_created(const char *path, const struct zvd_geometry *g)
 	       zvd_profile_name(g->profile));
 }
 
+/* zvd create IMAGE --conventional [--size S]: a log-structured volume. */
+static int create_volume(const char *path, const char *const *val)
+{
+	struct zvd_backend *be;
+	struct zvd_dev *dev;
+	uint64_t size = 4ull << 30;
+	char sz[32];
+	int rc;
+
+	for (int i = 1; i < CLI_NR_GEOMETRY_OPTS; i++)
+		if (val[i])
+			return cli_usage_error("create",
+					       "--conventional: a volume has no zones; only --size applies");
+	if (val[OPT_SIZE]) {
+		rc = cli_arg_size("create", "--size", val[OPT_SIZE], &size);
+		if (rc)
+			return rc;
+	}
+	if (!size || size % ZVD_VOLUME_BLOCK)
+		return cli_usage_error("create",
+				       "--size: a volume's size must be a non-zero multiple of 4096 bytes");
+	rc = cli_open_backend("create", path, ZVD_FILE_CREATE, &be);
+	if (rc)
+		return rc;
+	rc = zvd_create_volume(be, size, &dev);
+	if (rc < 0) {
+		zvd_backend_close(be);
+		unlink(path);
+		return cli_error("create", "%s: creating the volume failed: %s",
+				 path, rc == -EINVAL ? "size out of range (at most 4 TiB)"
+						     : strerror(-rc));
+	}
+	rc = cli_close("create", dev);
+	if (rc) {
+		unlink(path);
+		return rc;
+	}
+	printf("created %s: volume of %s (conventional, log-structured, thin)\n",
+	       path, cli_fmt_size(size, sz, sizeof(sz)));
+	return 0;
+}
+
 int cmd_create(int argc, char **argv)
 {
 	struct zvd_geometry g;
@@ -135,6 +180,8 @@ int cmd_create(int argc, char **argv)
 					       a.val[OPT_BACKING]);
 		return cli_create_backed(path, a.val[OPT_BACKING]);
 	}
+	if (a.val[OPT_VOLUME])
+		return create_volume(path, a.val);
 	rc = cli_build_geometry("create", a.val, &g);
 	if (rc)
 		return rc;

@@ -25,7 +25,18 @@ struct info {
 	char backing_snap[ZVD_NAME_MAX + 1];
 	int nr_snaps;
 	struct zvd_snapshot_info *snaps;
+	int volume;
+	struct zvd_volume_stats vs;
 };
+
+/* Write amplification: bytes written to the log per byte written by
+ * clients (1.00 when garbage collection has not copied anything). */
+static double write_amp(const struct zvd_volume_stats *vs)
+{
+	if (!vs->user_bytes)
+		return 1.0;
+	return (double)(vs->user_bytes + vs->gc_bytes) / (double)vs->user_bytes;
+}
 
 /* Count zones per condition, CLI_REPORT_BATCH zones at a time. */
 static int count_conditions(struct zvd_dev *dev, struct info *in)
@@ -91,6 +102,19 @@ static void print_text(const char *path, const struct info *in)
 		printf("%-18s %s (a read-only view)\n", "snapshot:",
 		       in->im.snap);
 	line_size("size:", g->size);
+	if (in->volume) {
+		printf("%-18s volume (conventional, log-structured)\n", "kind:");
+		printf("log:\n");
+		line_size("  written by users:", in->vs.user_bytes);
+		line_size("  rewritten by gc:", in->vs.gc_bytes);
+		printf("%-20s %.2f\n", "  write amplification:", write_amp(&in->vs));
+		line_size("  live data:", in->vs.live_bytes);
+		printf("%-18s %llu of %s\n", "  segments:",
+		       (unsigned long long)in->vs.segments, "1 MiB");
+		printf("%-18s %llu\n", "  gc segments:",
+		       (unsigned long long)in->vs.gc_runs);
+		goto space;
+	}
 	printf("%-18s %u (%u conventional, %u sequential)\n", "zones:",
 	       in->nr_zones, g->nr_conv_zones, in->nr_zones - g->nr_conv_zones);
 	line_size("zone size:", g->zone_size);
@@ -106,6 +130,7 @@ static void print_text(const char *path, const struct info *in)
 	for (c = 0; c < ZVD_COND_COUNT; c++)
 		printf("  %-18s %llu\n", zvd_cond_name(c),
 		       (unsigned long long)in->per_cond[c]);
+space:
 	printf("space:\n");
 	line_size("  virtual size:", in->sp.virtual_size);
 	line_size("  data bytes:", in->sp.data_bytes);
@@ -134,6 +159,18 @@ static void print_json(const char *path, const struct info *in)
 	cli_json_obj_begin(&j, NULL);
 	cli_json_str(&j, "image", in->im.path);
 	cli_json_u64(&j, "size", g->size);
+	cli_json_str(&j, "kind", in->volume ? "volume" : "zoned");
+	if (in->volume) {
+		cli_json_obj_begin(&j, "log");
+		cli_json_u64(&j, "user_bytes", in->vs.user_bytes);
+		cli_json_u64(&j, "gc_bytes", in->vs.gc_bytes);
+		cli_json_double(&j, "write_amplification", write_amp(&in->vs));
+		cli_json_u64(&j, "live_bytes", in->vs.live_bytes);
+		cli_json_u64(&j, "segments", in->vs.segments);
+		cli_json_u64(&j, "segment_size", in->vs.segment_bytes);
+		cli_json_u64(&j, "gc_segments", in->vs.gc_runs);
+		cli_json_obj_end(&j);
+	}
 	cli_json_u64(&j, "zone_size", g->zone_size);
 	cli_json_u64(&j, "zone_capacity", g->zone_capacity);
 	cli_json_u64(&j, "block_size", g->block_size);
@@ -187,6 +224,9 @@ int cmd_info(int argc, char **argv)
 		return rc;
 	zvd_get_geometry(dev, &in.g);
 	in.nr_zones = zvd_nr_zones(dev);
+	in.volume = zvd_is_volume(dev);
+	if (in.volume)
+		zvd_volume_stats(dev, &in.vs);
 	rc = zvd_get_space(dev, &in.sp);
 	if (rc < 0)
 		rc = cli_dev_error("info", dev, rc);

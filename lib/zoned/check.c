@@ -73,6 +73,9 @@ int zvd_check(struct zvd_backend *be, zvd_check_fn report, void *arg)
 
 	if (!be)
 		return -EINVAL;
+	err = vol_check_be(be, report, arg);
+	if (err != -EMEDIUMTYPE)
+		return err;
 	err = dev_open_image(be, 1, &dev, &why);
 	if (err == -EUCLEAN) {
 		problem(&c, "superblock: %s", why);

@@ -254,6 +254,7 @@ struct zvd_dev *dev_new(struct zvd_backend *be, const struct zvd_geometry *g,
 /* Release a device and everything it holds but its backend. */
 void dev_free(struct zvd_dev *dev)
 {
+	vol_free(dev);
 	backing_close(dev);
 	snaps_free(dev);
 	for (uint32_t zi = 0; zi < dev->nr_zones; zi++) {
@@ -357,6 +358,9 @@ int zvd_open(struct zvd_backend *be, unsigned flags, struct zvd_dev **out)
 
 	if (!be || !out || (flags & ~ZVD_OPEN_READONLY))
 		return -EINVAL;
+	err = vol_try_open(be, flags & ZVD_OPEN_READONLY, out);
+	if (err != -EMEDIUMTYPE)
+		return err;
 	err = dev_open_image(be, flags & ZVD_OPEN_READONLY, &dev, &why);
 	if (err)
 		return err;
@@ -377,8 +381,10 @@ int zvd_close(struct zvd_dev *dev)
 
 	if (!dev)
 		return 0;
+	if (dev->vol)
+		gc_halt(dev);
 	if (!dev->readonly)
-		err = dev_flush(dev, 0);
+		err = dev->vol ? vol_flush(dev) : dev_flush(dev, 0);
 	zvd_backend_close(dev->be);
 	dev_free(dev);
 	return err;
@@ -386,6 +392,8 @@ int zvd_close(struct zvd_dev *dev)
 
 int zvd_get_space(struct zvd_dev *dev, struct zvd_space *sp)
 {
+	if (dev->vol)
+		return vol_space(dev, sp);
 	struct img_usage u;
 	uint64_t chunk = 1ull << dev->chunk_shift;
 	int err;
@@ -424,6 +432,8 @@ static int profile_apply(struct zvd_dev *dev, struct img_recs *recs,
 
 int zvd_set_profile(struct zvd_dev *dev, uint32_t profile)
 {
+	if (dev->vol)
+		return dev_fail_msg(dev, -EINVAL, "a volume has no zone model");
 	struct profile_args a = { .profile = profile };
 	struct flush_op op = { .apply = profile_apply, .arg = &a, .full = 1 };
 

@@ -131,7 +131,11 @@ int dev_flush_op(struct zvd_dev *dev, struct flush_op *op)
 
 int zvd_flush(struct zvd_dev *dev)
 {
-	int err = dev_flush(dev, 0);
+	int err;
+
+	if (dev->vol)
+		return vol_flush(dev);
+	err = dev_flush(dev, 0);
 
 	return err ? dev_io_fail(dev, err, ZONE_NONE, 0, 0) : 0;
 }

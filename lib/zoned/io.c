@@ -302,6 +302,8 @@ static void fill_past_wp(struct zvd_dev *dev, uint32_t zi,
 
 int zvd_read(struct zvd_dev *dev, void *buf, size_t len, uint64_t off)
 {
+	if (dev->vol)
+		return vol_read(dev, buf, len, off);
 	uint8_t *p = buf;
 
 	if (!buf || bad_range(dev, off, len))
@@ -450,6 +452,8 @@ static int seq_write(struct zvd_dev *dev, uint32_t zi, const uint8_t *buf,
 int zvd_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 	      unsigned flags)
 {
+	if (dev->vol)
+		return vol_write(dev, buf, len, off, flags);
 	uint32_t zi;
 	uint64_t pos;
 	int err;
@@ -478,6 +482,8 @@ int zvd_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 int zvd_append(struct zvd_dev *dev, uint32_t zone, const void *buf,
 	       size_t len, unsigned flags, uint64_t *where)
 {
+	if (dev->vol)
+		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to append to");
 	uint64_t max;
 	int err;
 

@@ -149,6 +149,8 @@ int backing_read(struct zvd_dev *dev, void *buf, uint64_t len, uint64_t off)
 int zvd_get_backing(struct zvd_dev *dev, char *path, size_t path_len,
 		    char *snap, size_t snap_len)
 {
+	if (dev->vol)
+		return vol_get_backing(dev, path, path_len, snap, snap_len);
 	if (!dev->bk.present)
 		return 0;
 	if (path && path_len)
@@ -239,7 +241,10 @@ int zvd_create_backed(const char *base_path, const char *new_path)
 		return err;
 	put_le64(uuid, zvd_random64());
 	put_le64(uuid + 8, zvd_random64());
-	err = create_layer(base, abs, NULL, 0, new_path, uuid);
+	if (base->vol)
+		err = vol_create_layer(base, abs, "", new_path, uuid);
+	else
+		err = create_layer(base, abs, NULL, 0, new_path, uuid);
 	zvd_close(base);
 	return err;
 }
@@ -255,6 +260,32 @@ static int open_rw(const char *path, struct zvd_dev **out)
 	err = zvd_open(be, 0, out);
 	if (err)
 		zvd_backend_close(be);
+	return err;
+}
+
+/* zvd_clone of a volume: the same steps through lib/volume/. Closes
+ * @origin. */
+static int clone_volume(struct zvd_dev *origin, const char *abs,
+			const char *snapshot, const char *nabs)
+{
+	struct zvd_dev *view;
+	uint8_t uuid[16];
+	int err;
+
+	put_le64(uuid, zvd_random64());
+	put_le64(uuid + 8, zvd_random64());
+	/* recorded first, as for zoned images */
+	err = vol_register_clone(origin, snapshot, uuid, nabs, 1);
+	if (!err) {
+		err = open_base(abs, snapshot, 1, &view);
+		if (!err) {
+			err = vol_create_layer(view, abs, snapshot, nabs, uuid);
+			zvd_close(view);
+		}
+		if (err)
+			vol_register_clone(origin, snapshot, uuid, NULL, 0);
+	}
+	zvd_close(origin);
 	return err;
 }
 
@@ -292,6 +323,8 @@ int zvd_clone(const char *origin_path, const char *snapshot,
 	err = open_rw(abs, &origin);
 	if (err)
 		return err;
+	if (origin->vol)
+		return clone_volume(origin, abs, snapshot, nabs);
 	s = snap_find(origin, snapshot);
 	if (!s) {
 		zvd_close(origin);
@@ -425,7 +458,7 @@ static int rebase_apply(struct zvd_dev *dev, struct img_recs *recs, void *arg)
 /* Is the image with uuid @uuid somewhere below @dev? */
 static int depends_on(struct zvd_dev *dev, const uint8_t *uuid)
 {
-	for (; dev; dev = dev->bk.dev)
+	for (; dev; dev = dev->vol ? vol_base(dev) : dev->bk.dev)
 		if (!memcmp(img_uuid(dev->img), uuid, 16))
 			return 1;
 	return 0;
@@ -443,8 +476,45 @@ static void unregister_clone(const char *origin, uint32_t snap_id,
 
 	if (open_rw(origin, &o))
 		return;
-	dev_flush_op(o, &op);
+	if (o->vol)
+		vol_unregister_clone(o, uuid);
+	else
+		dev_flush_op(o, &op);
 	zvd_close(o);
+}
+
+/* zvd_rebase of a volume. */
+static int rebase_volume(struct zvd_dev *dev, const char *new_base_path,
+			 zvd_progress_fn progress, void *arg)
+{
+	char abs[PATH_MAX], origin[PATH_MAX] = "", snap[ZVD_NAME_MAX + 1];
+	struct zvd_dev *nb = NULL;
+	int err;
+
+	if (vol_get_backing(dev, origin, sizeof(origin), snap, sizeof(snap)) &&
+	    !snap[0])
+		origin[0] = 0; /* a whole base image records no clone */
+	if (new_base_path) {
+		if (!realpath(new_base_path, abs))
+			return dev_fail_msg(dev, -errno, "%s: %s", new_base_path,
+					    strerror(errno));
+		err = open_base(abs, NULL, 0, &nb);
+		if (err)
+			return dev_fail_msg(dev, err, "%s: cannot open it as a base image: %s",
+					    new_base_path, strerror(-err));
+		if (!nb->vol || depends_on(nb, img_uuid(dev->img))) {
+			zvd_close(nb);
+			return dev_fail_msg(dev, nb->vol ? -ELOOP : -EINVAL,
+					    "%s cannot be the base of this volume",
+					    new_base_path);
+		}
+	}
+	err = vol_rebase(dev, nb, abs, progress, arg);
+	if (err)
+		zvd_close(nb);
+	if (!err && origin[0])
+		unregister_clone(origin, 0, img_uuid(dev->img));
+	return err;
 }
 
 int zvd_rebase(struct zvd_dev *dev, const char *new_base_path,
@@ -458,6 +528,8 @@ int zvd_rebase(struct zvd_dev *dev, const char *new_base_path,
 
 	if (dev->readonly)
 		return dev_fail_msg(dev, -EROFS, "the image is open read-only");
+	if (dev->vol)
+		return rebase_volume(dev, new_base_path, progress, arg);
 	if (dev->bk.present && dev->bk.snap_id)
 		snprintf(origin, sizeof(origin), "%s", dev->bk.path);
 	if (new_base_path) {
@@ -565,6 +637,16 @@ int zvd_delete_image(const char *path)
 		zvd_backend_close(be);
 		return err;
 	}
+	if (dev->vol) {
+		char snap[ZVD_NAME_MAX + 1];
+
+		if (vol_has_clones(dev))
+			err = -EBUSY;
+		else if (vol_get_backing(dev, origin, sizeof(origin), snap,
+					 sizeof(snap)) && !snap[0])
+			origin[0] = 0;
+		memcpy(uuid, img_uuid(dev->img), 16);
+	}
 	for (uint32_t i = 0; i < dev->nr_snaps && !err; i++) {
 		uint8_t (*stale)[16];
 		uint32_t nr;
@@ -593,6 +675,8 @@ int zvd_delete_image(const char *path)
 
 int64_t zvd_gc(struct zvd_dev *dev)
 {
+	if (dev->vol)
+		return vol_gc(dev);
 	struct flush_op op = { .apply = write_all, .full = 1 };
 	struct img_usage u;
 	uint64_t size, end;

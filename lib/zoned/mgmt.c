@@ -433,6 +433,8 @@ out:
 
 int zvd_zone_mgmt(struct zvd_dev *dev, enum zvd_zone_op op, uint32_t zone)
 {
+	if (dev->vol)
+		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to manage");
 	int err;
 
 	if (op < ZVD_OP_OPEN || op > ZVD_OP_RESET ||
@@ -489,6 +491,8 @@ static int zone_fail_locked(struct zvd_dev *dev, uint32_t zi, uint8_t cond)
 
 int zvd_zone_fail(struct zvd_dev *dev, uint32_t zi, enum zvd_zone_cond cond)
 {
+	if (dev->vol)
+		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to fail");
 	struct zone *z;
 	int err;
 
@@ -586,6 +590,10 @@ int zvd_report(struct zvd_dev *dev, uint32_t first,
 	       enum zvd_report_filter filter, struct zvd_zone *zones,
 	       uint32_t max)
 {
+	if (dev->vol && (filter == ZVD_REPORT_ALL || filter == ZVD_REPORT_NOT_WP))
+		return vol_report(dev, first, zones, max);
+	if (dev->vol)
+		return 0;
 	uint32_t n = 0;
 
 	if ((unsigned)filter > ZVD_REPORT_NOT_WP || (max && !zones))

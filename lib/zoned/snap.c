@@ -414,6 +414,8 @@ int zvd_snapshot_create(struct zvd_dev *dev, const char *name)
 	struct flush_op op = { .apply = create_apply, .arg = (void *)name };
 	int err = check_name(dev, name);
 
+	if (!err && dev->vol)
+		return vol_snapshot_create(dev, name);
 	return err ? err : dev_flush_op(dev, &op);
 }
 
@@ -496,6 +498,8 @@ int zvd_snapshot_delete(struct zvd_dev *dev, const char *name)
 
 	if (err)
 		return err;
+	if (dev->vol)
+		return vol_snapshot_delete(dev, name);
 	err = clones_find_stale(dev, name, &a.stale, &a.nr_stale);
 	if (!err)
 		err = dev_flush_op(dev, &op);
@@ -526,6 +530,8 @@ static uint64_t exclusive_bytes(struct zvd_dev *dev, struct snap *s)
 int zvd_snapshot_list(struct zvd_dev *dev, struct zvd_snapshot_info *out,
 		      uint32_t max)
 {
+	if (dev->vol)
+		return vol_snapshot_list(dev, out, max);
 	uint32_t n;
 
 	if (max && !out)
@@ -584,6 +590,8 @@ int zvd_rollback(struct zvd_dev *dev, const char *name)
 	struct flush_op op = { .apply = rollback_apply, .arg = (void *)name };
 	int err = check_name(dev, name);
 
+	if (!err && dev->vol)
+		return vol_rollback(dev, name);
 	return err ? err : dev_flush_op(dev, &op);
 }
 
@@ -599,6 +607,8 @@ int dev_apply_snapshot(struct zvd_dev *dev, const char *name,
 	int idx = name ? snap_index(dev, name) : -1;
 	int err = 0;
 
+	if (dev->vol)
+		return vol_select_snapshot(dev, name);
 	if (idx < 0 || (want_id && dev->snaps[idx]->id != want_id))
 		return -ENOENT;
 	for (uint32_t zi = 0; zi < dev->nr_zones && !err; zi++) {
@@ -617,7 +627,8 @@ int zvd_open_snapshot(struct zvd_backend *be, const char *name,
 
 	if (err)
 		return err;
-	err = dev_apply_snapshot(dev, name, 0);
+	err = dev->vol ? vol_select_snapshot(dev, name)
+		       : dev_apply_snapshot(dev, name, 0);
 	if (err) {
 		dev_free(dev); /* the caller keeps @be */
 		return err;

@@ -33,6 +33,7 @@
 
 #include "backend/backend.h"
 #include "image/image.h"
+#include "volume/volume.h"
 #include "zvd.h"
 
 #define ZONE_NONE UINT32_MAX
@@ -180,6 +181,7 @@ struct zvd_dev {
 	struct backing bk;
 	struct zview **emitted; /* snapshot copies the running commit records */
 	uint32_t nr_emitted, cap_emitted;
+	struct vol *vol; /* set for a volume: lib/volume/ answers */
 };
 
 /* geometry.c */
