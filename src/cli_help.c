@@ -19,7 +19,7 @@ static const struct cli_help helps[] = {
 	  "zvd create IMAGE [--size S] [--zone-size S] [--zone-capacity S] "
 	  "[--conventional-zones N] [--block-size 512|4096] [--max-open N] "
 	  "[--max-active N] [--max-append S] [--profile zns|null_blk] "
-	  "[--backing BASE]",
+	  "[--backing BASE] | zvd create IMAGE --conventional [--size S]",
 	  "Create a new zoned image in the file IMAGE (which must not exist).\n"
 	  "Defaults: 4 GiB, 128 MiB zones of 124 MiB capacity, 4 KiB blocks,\n"
 	  "12 open / 12 active zones, 1 MiB append limit, no conventional zones.\n"
@@ -36,7 +36,11 @@ static const struct cli_help helps[] = {
 	  "                           (default zns; see docs/PROFILES.md)\n"
 	  "  --backing BASE           layer IMAGE over the image BASE, which it\n"
 	  "                           reads through until written (takes BASE's\n"
-	  "                           geometry; no geometry option with it)\n" },
+	  "                           geometry; no geometry option with it)\n"
+	  "  --conventional           create a volume instead: an ordinary\n"
+	  "                           random-write disk of --size bytes (default\n"
+	  "                           4 GiB, a multiple of 4096), thin and\n"
+	  "                           log-structured (docs/VOLUMES.md)\n" },
 	{ "set", "zvd set IMAGE --profile zns|null_blk",
 	  "Change the image's zone-model profile: zns (the NVMe ZNS state\n"
 	  "machine, QEMU's device where the specification leaves a choice) or\n"
@@ -109,12 +113,22 @@ static const struct cli_help helps[] = {
 	  "Fault injection: put sequential zone N read-only (data kept) or\n"
 	  "offline (data gone). Nothing comes back from offline.\n" },
 	{ "serve",
-	  "zvd serve --ublk IMAGE [--queues N] [--depth D] [--id N] [--mem]",
-	  "Present IMAGE as a host-managed zoned block device /dev/ublkbN\n"
+	  "zvd serve --ublk IMAGE [--queues N] [--depth D] [--id N] [--mem] | "
+	  "zvd serve --nbd IMAGE[@SNAPSHOT]... [--socket PATH | --tcp [HOST]:PORT] "
+	  "[--readonly]",
+	  "--ublk: present IMAGE as a host-managed zoned block device /dev/ublkbN\n"
 	  "(Linux ublk; needs root, Linux 6.6+ with zoned ublk, and a\n"
 	  "power-of-two zone size). Prints the device path on standard output\n"
 	  "once it is live; SIGINT or SIGTERM flushes the image, removes the\n"
 	  "device and exits.\n"
+	  "\n"
+	  "--nbd: serve each IMAGE (or read-only snapshot IMAGE@SNAPSHOT) as an\n"
+	  "NBD export named by its file name (vol.img, vol.img@s1; \"\" is the\n"
+	  "first), on the Unix socket IMAGE.nbd.sock (mode 0600) next to the\n"
+	  "first image unless told otherwise. Once listening it prints the\n"
+	  "socket path (or HOST:PORT) and then one URI per export on standard\n"
+	  "output. SIGINT or SIGTERM finishes the requests in flight, flushes\n"
+	  "and closes the images, removes the socket and exits. See docs/NBD.md.\n"
 	  "\n"
 	  "  --ublk                   the front end: a ublk block device\n"
 	  "  --queues N               hardware queues, one thread each\n"
@@ -123,7 +137,13 @@ static const struct cli_help helps[] = {
 	  "  --id N                   ublk device id (default: the kernel picks);\n"
 	  "                           a dead device left with that id is removed\n"
 	  "  --mem                    serve an in-memory copy of IMAGE (for\n"
-	  "                           benchmarks; changes are lost at exit)\n" },
+	  "                           benchmarks; changes are lost at exit)\n"
+	  "  --nbd                    the front end: an NBD server\n"
+	  "  --socket PATH            listen on the Unix socket PATH\n"
+	  "  --tcp [HOST]:PORT        listen on TCP instead (HOST default\n"
+	  "                           127.0.0.1; PORT 0: any free port)\n"
+	  "  --readonly               open every image read-only; needed to serve\n"
+	  "                           an image together with its snapshots\n" },
 	{ "up", "zvd up [IMAGE] [--queues N] [--depth D] [--id N]",
 	  "Serve IMAGE (default ./zvd.img, created with the default geometry\n"
 	  "if missing) with the best front end this host has: ublk. Without\n"

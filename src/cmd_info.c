@@ -105,12 +105,12 @@ static void print_text(const char *path, const struct info *in)
 	if (in->volume) {
 		printf("%-18s volume (conventional, log-structured)\n", "kind:");
 		printf("log:\n");
-		line_size("  written by users:", in->vs.user_bytes);
-		line_size("  rewritten by gc:", in->vs.gc_bytes);
-		printf("%-20s %.2f\n", "  write amplification:", write_amp(&in->vs));
+		line_size("  user writes:", in->vs.user_bytes);
+		line_size("  gc rewrites:", in->vs.gc_bytes);
+		printf("%-18s %.2f\n", "  write amp:", write_amp(&in->vs));
 		line_size("  live data:", in->vs.live_bytes);
-		printf("%-18s %llu of %s\n", "  segments:",
-		       (unsigned long long)in->vs.segments, "1 MiB");
+		printf("%-18s %llu of 1 MiB\n", "  segments:",
+		       (unsigned long long)in->vs.segments);
 		printf("%-18s %llu\n", "  gc segments:",
 		       (unsigned long long)in->vs.gc_runs);
 		goto space;
