@@ -18,6 +18,11 @@ command -v llvm-objdump >/dev/null 2>&1 || need+=(llvm)
 [ -f /usr/include/liburing.h ] || need+=(liburing-dev)
 # qemu-img and qemu-io: the peer of bench/run-snap (qcow2 snapshots)
 command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+# NBD clients that tests/nbd/ drives zvd serve --nbd with (nbdinfo and
+# nbdcopy, fio's nbd engine), and nbdkit, the peer of the NBD benchmark
+command -v nbdinfo >/dev/null 2>&1 || need+=(libnbd-bin)
+command -v nbdkit >/dev/null 2>&1 || need+=(nbdkit)
+command -v fio >/dev/null 2>&1 || need+=(fio)
 # the sanitizer runtimes come with gcc, but a trimmed install may lack them
 if command -v gcc >/dev/null 2>&1; then
 	ver=$(gcc -dumpversion | cut -d. -f1)

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmd_serve.c - zvd serve --ublk IMAGE and zvd up [IMAGE]: present an
- * image as a zoned block device through the best front end the host has
- * (so far the one front end: ublk, in src/ublk/). `serve --mem` serves an
- * in-memory copy of the image, for benchmarks; `up` creates a default
- * image when there is none and explains what to do on a host without
- * ublk.
+ * cmd_serve.c - zvd serve --ublk IMAGE, zvd serve --nbd IMAGE... and
+ * zvd up [IMAGE]: present an image as a zoned block device through ublk
+ * (src/ublk/), or images and snapshots as NBD exports (src/nbd/).
+ * `serve --mem` serves an in-memory copy of the image, for benchmarks;
+ * `up` creates a default image when there is none and explains what to do
+ * on a host without ublk.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "ctl.h"
+#include "nbd/nbd.h"
 #include "ublk/ublk.h"
 
 #define UP_DEFAULT_IMAGE "zvd.img"
@@ -188,6 +189,11 @@ static int load_mem(const char *cmd, const char *path, struct zvd_dev **out)
 	rc = cli_open(cmd, path, true, &src);
 	if (rc)
 		return rc;
+	if (zvd_is_volume(src) == 1) { /* the copy is made zone by zone */
+		zvd_close(src);
+		return cli_error(cmd, "%s is a volume: --mem serves zoned "
+				 "images only", path);
+	}
 	zvd_get_geometry(src, &g);
 	rc = zvd_backend_mem_create(&be);
 	if (rc == 0) {
@@ -219,6 +225,9 @@ static int check_image(const char *cmd, const char *path,
 	struct zvd_geometry g;
 	char why[512];
 
+	if (zvd_is_volume(dev) == 1) /* an ordinary ublk device */
+		return ublk_image_check(dev, why, sizeof(why)) == 0 ? 0 :
+		       cli_error(cmd, "%s: %s", path, why);
 	zvd_get_geometry(dev, &g);
 	if (ublk_geometry_check(&g, why, sizeof(why)) == 0)
 		return 0;
@@ -287,19 +296,338 @@ static int serve_image(const char *cmd, const char *path, bool mem,
 	return rc ? rc : rc2;
 }
 
+/* ---- --nbd: images and snapshots as NBD exports ---------------------------- */
+
+/*
+ * serve --nbd takes any number of images (cli_parse stops at
+ * CLI_MAX_POS), so it reads its own command line: the same rules as
+ * cli_parse (--name VALUE or --name=VALUE, "--" ends the options).
+ */
+struct nbd_cli {
+	int nimages;
+	const char *images[NBD_MAX_EXPORTS];
+	const char *socket;
+	const char *tcp;
+	bool readonly;
+};
+
+/* Options of --ublk, refused with --nbd. */
+static bool is_ublk_option(const char *name, size_t len)
+{
+	static const char *const names[] = { "queues", "depth", "id", "mem",
+					     "ublk" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && !strncmp(names[i], name, len))
+			return true;
+	return false;
+}
+
+/* Parse one "--name[=value]" at argv[*i]. Returns 0 or an exit code. */
+static int nbd_option(int argc, char **argv, int *i, struct nbd_cli *o)
+{
+	const char *name = argv[*i] + 2, *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	const char **slot = NULL;
+
+	if (len == 3 && !strncmp(name, "nbd", 3)) {
+		if (eq)
+			return cli_usage_error("serve", "--nbd takes no value");
+		return 0;
+	}
+	if (len == 8 && !strncmp(name, "readonly", 8)) {
+		if (eq)
+			return cli_usage_error("serve", "--readonly takes no value");
+		o->readonly = true;
+		return 0;
+	}
+	if (len == 6 && !strncmp(name, "socket", 6))
+		slot = &o->socket;
+	else if (len == 3 && !strncmp(name, "tcp", 3))
+		slot = &o->tcp;
+	if (!slot) {
+		if (is_ublk_option(name, len))
+			return cli_usage_error("serve", "--%.*s is an option of --ublk, not of --nbd",
+					       (int)len, name);
+		return cli_usage_error("serve", "unknown option '--%.*s'",
+				       (int)len, name);
+	}
+	if (*slot)
+		return cli_usage_error("serve", "--%.*s given more than once",
+				       (int)len, name);
+	if (eq) {
+		*slot = eq + 1;
+	} else {
+		if (*i + 1 >= argc)
+			return cli_usage_error("serve", "--%.*s needs a value",
+					       (int)len, name);
+		*slot = argv[++*i];
+	}
+	return 0;
+}
+
+/* Returns 0, -1 after --help, or an exit code. */
+static int parse_nbd(int argc, char **argv, struct nbd_cli *o)
+{
+	bool only_pos = false;
+	int i, rc;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (only_pos || arg[0] != '-' || !arg[1]) {
+			if (o->nimages == NBD_MAX_EXPORTS)
+				return cli_usage_error("serve", "at most %d images",
+						       NBD_MAX_EXPORTS);
+			o->images[o->nimages++] = arg;
+		} else if (!strcmp(arg, "--")) {
+			only_pos = true;
+		} else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			cli_help_print("serve", stdout);
+			return -1;
+		} else if (arg[1] != '-') {
+			return cli_usage_error("serve", "unknown option '%s'", arg);
+		} else {
+			rc = nbd_option(argc, argv, &i, o);
+			if (rc)
+				return rc;
+		}
+	}
+	if (!o->nimages)
+		return cli_usage_error("serve", "name at least one image to serve");
+	if (o->socket && o->tcp)
+		return cli_usage_error("serve", "--socket and --tcp: choose one");
+	if (o->socket && !o->socket[0])
+		return cli_usage_error("serve", "--socket needs a path");
+	return 0;
+}
+
+/* Split --tcp HOST:PORT (or :PORT, which means 127.0.0.1) into @host and
+ * @port. Returns 0 or an exit code. */
+static int parse_tcp(const char *s, char *host, size_t hlen, char *port,
+		     size_t plen)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n;
+	uint32_t v;
+	const char *why;
+
+	if (!colon)
+		return cli_usage_error("serve", "--tcp %s: expected HOST:PORT or :PORT", s);
+	if (cli_parse_u32(colon + 1, &v, &why) || v > 65535)
+		return cli_usage_error("serve", "--tcp %s: '%s' is not a port number",
+				       s, colon + 1);
+	snprintf(port, plen, "%u", v);
+	n = (size_t)(colon - s);
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (n == 0) {
+		snprintf(host, hlen, "127.0.0.1");
+		return 0;
+	}
+	if (n >= hlen)
+		return cli_usage_error("serve", "--tcp: host name too long");
+	memcpy(host, s, n);
+	host[n] = '\0';
+	return 0;
+}
+
+/* The export name of @spec: its file name without the directory. */
+static const char *export_name(const char *spec)
+{
+	const char *slash = strrchr(spec, '/');
+
+	return slash && slash[1] ? slash + 1 : spec;
+}
+
+/* Refuse two exports of one name, and a snapshot served next to its
+ * image opened for writing (the image's lock excludes the snapshot's). */
+static int check_exports(const struct nbd_cli *o, const struct cli_image *im)
+{
+	int i, j;
+
+	for (i = 0; i < o->nimages; i++)
+		for (j = 0; j < i; j++) {
+			if (!strcmp(export_name(im[i].spec),
+				    export_name(im[j].spec)))
+				return cli_usage_error("serve",
+						       "two exports would be named '%s'; "
+						       "serve them from two servers",
+						       export_name(im[i].spec));
+			if (!o->readonly && !strcmp(im[i].path, im[j].path))
+				return cli_usage_error("serve",
+						       "%s and %s: an image and its snapshots "
+						       "can be served together only with "
+						       "--readonly (the image is locked while "
+						       "open for writing)",
+						       im[j].spec, im[i].spec);
+		}
+	return 0;
+}
+
+/* Close what open_exports opened. Returns 0 or an exit code. */
+static int close_exports(struct zvd_dev **devs, const struct cli_image *im,
+			 int n, bool report)
+{
+	int i, rc = 0, r;
+
+	for (i = 0; i < n; i++) {
+		r = cli_close("serve", devs[i]);
+		if (!r && report)
+			fprintf(stderr, "zvd serve: %s flushed and closed\n",
+				im[i].spec);
+		if (r && !rc)
+			rc = r;
+	}
+	return rc;
+}
+
+static int open_exports(const struct nbd_cli *o, struct cli_image *im,
+			struct zvd_dev **devs, struct nbd_export *ex)
+{
+	int i, rc;
+
+	for (i = 0; i < o->nimages; i++) {
+		rc = cli_parse_image("serve", o->images[i], &im[i]);
+		if (rc)
+			return rc;
+	}
+	rc = check_exports(o, im);
+	if (rc)
+		return rc;
+	for (i = 0; i < o->nimages; i++) {
+		rc = cli_open_image("serve", o->images[i], o->readonly, &im[i],
+				    &devs[i]);
+		if (rc) {
+			close_exports(devs, im, i, false);
+			return rc;
+		}
+		nbd_export_init(&ex[i], export_name(o->images[i]), devs[i],
+				o->readonly);
+	}
+	return 0;
+}
+
+/* Print where the server listens and a URI per export on stdout (what
+ * scripts wait for), and a note on stderr. */
+static void announce(const struct nbd_server *s, const struct nbd_cli *o)
+{
+	char uri[8192];
+	int i;
+
+	printf("%s\n", nbd_server_address(s));
+	for (i = 0; i < o->nimages; i++)
+		if (nbd_server_uri(s, (unsigned)i, uri, sizeof(uri)) == 0)
+			printf("%s\n", uri);
+	fflush(stdout);
+	fprintf(stderr,
+		"zvd serve: NBD server on %s, %d export%s%s; SIGINT or SIGTERM "
+		"stops it\n",
+		nbd_server_address(s), o->nimages, o->nimages == 1 ? "" : "s",
+		o->readonly ? " (read-only)" : "");
+}
+
+/* Make the listening socket from --socket / --tcp or the default. */
+static int nbd_listen_on(const struct nbd_cli *o, const struct cli_image *im,
+			 const struct nbd_export *ex, struct nbd_server **s)
+{
+	char host[256], port[16], path[4096], why[512];
+	struct nbd_listen l = { 0 };
+	int rc;
+
+	if (o->tcp) {
+		rc = parse_tcp(o->tcp, host, sizeof(host), port, sizeof(port));
+		if (rc)
+			return rc;
+		l.host = host;
+		l.port = port;
+	} else if (o->socket) {
+		l.socket_path = o->socket;
+	} else {
+		if (strlen(im[0].path) + sizeof(".nbd.sock") > sizeof(path))
+			return cli_error("serve", "%s: path too long; name a socket with --socket PATH",
+					 im[0].path);
+		strcpy(path, im[0].path);
+		strcat(path, ".nbd.sock");
+		l.socket_path = path;
+	}
+	rc = nbd_server_create(ex, (unsigned)o->nimages, &l, s, why,
+			       sizeof(why));
+	if (rc == 0)
+		return 0;
+	if (rc == -ENAMETOOLONG && !o->socket && !o->tcp)
+		return cli_error("serve", "%s; name a shorter one with --socket PATH",
+				 why);
+	return cli_error("serve", "cannot listen: %s", why);
+}
+
+static int serve_nbd(int argc, char **argv)
+{
+	static struct cli_image im[NBD_MAX_EXPORTS];
+	struct zvd_dev *devs[NBD_MAX_EXPORTS] = { 0 };
+	struct nbd_export ex[NBD_MAX_EXPORTS];
+	struct nbd_server *s = NULL;
+	struct nbd_cli o;
+	int i, rc, rc2;
+
+	rc = parse_nbd(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	rc = open_exports(&o, im, devs, ex);
+	if (rc)
+		return rc;
+	rc = nbd_listen_on(&o, im, ex, &s);
+	if (rc) {
+		close_exports(devs, im, o.nimages, false);
+		return rc;
+	}
+	/* snapshot and gc requests on the held images come through this */
+	for (i = 0; i < o.nimages; i++)
+		if (!ex[i].readonly && !im[i].snap[0] &&
+		    ctl_start(devs[i], im[i].path) < 0)
+			fprintf(stderr, "zvd serve: no control socket for %s; "
+				"snapshot commands will not reach this server\n",
+				im[i].path);
+	announce(s, &o);
+	rc = nbd_server_run(s);
+	if (rc)
+		rc = cli_error("serve", "the NBD server failed: %s",
+			       strerror(-rc));
+	nbd_server_free(s);
+	ctl_stop();
+	rc2 = close_exports(devs, im, o.nimages, true);
+	return rc ? rc : rc2;
+}
+
+/* Is --nbd among the options (before a "--")? */
+static bool wants_nbd(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--nbd"))
+			return true;
+	return false;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct ublk_srv_opts o = { 0 };
 	struct cli_args a;
 	int rc;
 
+	if (wants_nbd(argc, argv))
+		return serve_nbd(argc, argv);
 	rc = cli_parse(argc, argv, opts, 1, 1, &a);
 	if (rc)
 		return rc > 0 ? 0 : CLI_EXIT_USAGE;
 	if (!a.val[OPT_UBLK])
 		return cli_usage_error("serve",
-				       "name the front end: --ublk (the only "
-				       "one so far)");
+				       "name the front end: --ublk or --nbd");
 	rc = parse_numbers("serve", &a, &o);
 	if (rc)
 		return rc;

@@ -3,13 +3,16 @@
  * gc.c - garbage collection of a volume's segments.
  *
  * Policy (greedy, as in LFS's simplest cleaner): the garbage is the blocks
- * of data segments no map points at any more. When it exceeds a quarter
- * of the space the segments take (and at least two segments' worth), a
- * background thread takes the segment with the fewest live blocks and
- * appends those blocks at the head, pointing every map that held them at
- * the copies; the emptied segment returns to the pool once that change is
- * committed. It stops when the garbage is below an eighth. A segment more
- * than three-quarters live is never worth moving in the background;
+ * of data segments no map points at any more. When it exceeds half of the
+ * space the segments take (and at least two segments' worth), a background
+ * thread takes the segment with the fewest live blocks and appends those
+ * blocks at the head, pointing every map that held them at the copies; the
+ * emptied segment returns to the pool once that change is committed. It
+ * stops when the garbage is below three-eighths. A segment more than half
+ * live is never moved in the background, so each block the collector
+ * copies frees at least one: under uniform random overwrites the log takes
+ * at most about twice the live data and the write amplification stays
+ * near 2 or below (space traded for speed, as LSVD does);
  * zvd_gc moves every segment with any garbage. The cost shows as write
  * amplification: (user + gc) / user blocks written, in zvd_volume_stats.
  *
@@ -29,13 +32,10 @@
 static uint64_t garbage(const struct vol *v)
 {
 	uint64_t held = v->data_segs * v->bps;
-	uint64_t head_free = 0;
 
+	/* the head's unwritten blocks are not garbage */
 	if (v->head && v->segs[v->head].live)
-		head_free = v->bps - v->head_pos;
-	else if (v->head)
-		held += v->head_pos; /* an empty head still holds its blocks */
-	held -= ZVD_MIN(held, head_free);
+		held -= v->bps - v->head_pos;
 	return held > v->live_blocks ? held - v->live_blocks : 0;
 }
 
@@ -45,7 +45,8 @@ static int needs_gc(const struct vol *v, int below)
 
 	if (g < 2ull * v->bps)
 		return 0;
-	return below ? g * 8 > held : g * 4 > held;
+	/* start at half the space dead, go on down to three-eighths */
+	return below ? g * 8 > held * 3 : g * 2 > held;
 }
 
 /* The data segment with the fewest live blocks under @limit, or 0. */
@@ -122,7 +123,7 @@ int gc_step(struct zvd_dev *dev, int force)
 	if (!force && !needs_gc(v, 0) && !(v->gc_running && needs_gc(v, 1)))
 		victim = 0;
 	else
-		victim = pick_victim(v, force ? v->bps : v->bps * 3 / 4);
+		victim = pick_victim(v, force ? v->bps : v->bps / 2);
 	if (victim) {
 		err = be_read(dev->be, v->gc_buf, VOL_SEGMENT,
 			      (uint64_t)victim << v->seg_shift);
@@ -158,7 +159,7 @@ static void *gc_main(void *arg)
 		v->gc_running = 1;
 		pthread_mutex_unlock(&v->gc_mx);
 		while (!v->gc_stop && gc_step(dev, 0) > 0)
-			if (v->pend.len > img_max_txn(v->img) / 2)
+			if (vol_pend_big(v))
 				vol_commit(dev, 0);
 		pthread_mutex_lock(&v->gc_mx);
 		v->gc_running = 0;
@@ -216,7 +217,7 @@ void gc_maybe_kick(struct zvd_dev *dev)
 		return;
 	if (v->gc_inline) {
 		while (gc_step(dev, 0) > 0)
-			if (v->pend.len > img_max_txn(v->img) / 2)
+			if (vol_pend_big(v))
 				vol_commit(dev, 0);
 		return;
 	}
@@ -241,7 +242,7 @@ int64_t vol_gc(struct zvd_dev *dev)
 	budget = (uint32_t)v->data_segs;
 	pthread_rwlock_unlock(&v->lock);
 	while (budget-- && (r = gc_step(dev, 1)) > 0)
-		if (v->pend.len > img_max_txn(v->img) / 2)
+		if (vol_pend_big(v))
 			err = vol_commit(dev, 0);
 	if (!err)
 		err = vol_commit(dev, 1);

@@ -69,7 +69,6 @@ static void seg_release(struct vol *v, uint32_t chunk)
 	free(s->rev);
 	free(s->ref);
 	s->rev = s->ref = NULL;
-	v->data_segs--;
 	if (v->counting)
 		img_unref(v->img, chunk);
 }
@@ -83,7 +82,10 @@ void seg_dec(struct vol *v, uint32_t loc)
 	if (--s->ref[b])
 		return;
 	v->live_blocks--;
-	if (--s->live == 0 && chunk != v->head)
+	if (--s->live)
+		return;
+	v->data_segs--;
+	if (chunk != v->head)
 		seg_release(v, chunk);
 }
 

@@ -444,13 +444,24 @@ static int writable(struct zvd_dev *dev)
 	return 0;
 }
 
-/* A change has been made: commit now if the records grow large. */
-static int after_change(struct zvd_dev *dev, unsigned flags)
+/* Have the pending records grown enough to commit them on their own? */
+int vol_pend_big(struct vol *v)
 {
-	struct vol *v = dev->vol;
+	int big;
+
+	pthread_rwlock_rdlock(&v->lock);
+	big = v->pend.len > img_max_txn(v->img) / 2;
+	pthread_rwlock_unlock(&v->lock);
+	return big;
+}
+
+/* A change has been made: commit now if asked to or if the records grow
+ * large (@big, read under the lock by the caller). */
+static int after_change(struct zvd_dev *dev, unsigned flags, int big)
+{
 	int err = 0;
 
-	if ((flags & ZVD_WRITE_FUA) || v->pend.len > img_max_txn(v->img) / 2)
+	if ((flags & ZVD_WRITE_FUA) || big)
 		err = vol_commit(dev, 0);
 	gc_maybe_kick(dev);
 	return err;
@@ -464,7 +475,7 @@ int vol_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 	uint64_t end = (off + len + VBLK - 1) & ~(uint64_t)(VBLK - 1);
 	const uint8_t *src = buf;
 	uint8_t *bounce = NULL;
-	int err;
+	int err, big;
 
 	if (!buf || (flags & ~ZVD_WRITE_FUA))
 		return -EINVAL;
@@ -493,11 +504,12 @@ int vol_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 				 (end - start) >> VBLK_SHIFT);
 	if (!err)
 		v->user_blocks += (end - start) >> VBLK_SHIFT;
+	big = v->pend.len > img_max_txn(v->img) / 2;
 	pthread_rwlock_unlock(&v->lock);
 	free(bounce);
 	if (err)
 		return err == -ENOMEM ? err : dev_io_fail(dev, err, 0, off, len);
-	return after_change(dev, flags);
+	return after_change(dev, flags, big);
 }
 
 /* Point whole blocks [lba, lba+n) at @loc (LOC_NONE or LOC_ZERO). */
@@ -549,7 +561,7 @@ int vol_discard(struct zvd_dev *dev, uint64_t off, uint64_t len,
 	struct vol *v = dev->vol;
 	uint64_t first = (off + VBLK - 1) >> VBLK_SHIFT;
 	uint64_t last = (off + len) >> VBLK_SHIFT; /* one past */
-	int err = check_range(dev, off, len);
+	int err = check_range(dev, off, len), big;
 
 	if (!err)
 		err = writable(dev);
@@ -576,10 +588,11 @@ int vol_discard(struct zvd_dev *dev, uint64_t off, uint64_t len,
 	/* with a backing image, "never written" would read through to it */
 	err = unmap_blocks(dev, first, last - first,
 			   v->base ? LOC_ZERO : LOC_NONE);
+	big = v->pend.len > img_max_txn(v->img) / 2;
 	pthread_rwlock_unlock(&v->lock);
 	if (err)
 		return err;
-	return after_change(dev, flags);
+	return after_change(dev, flags, big);
 }
 
 /* ---- commits ---- */

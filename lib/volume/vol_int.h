@@ -116,7 +116,8 @@ struct vol {
 	pthread_t gc_thread;
 	pthread_mutex_t gc_mx;
 	pthread_cond_t gc_cv;
-	int gc_running, gc_kick, gc_inline, gc_started;
+	int gc_kick, gc_inline, gc_started;
+	atomic_int gc_running;
 	atomic_int gc_stop;
 	uint8_t *gc_buf;
 };
@@ -152,6 +153,7 @@ int map_init_raw(struct vol *v, uint64_t size);
 struct vmap *vol_map_by_id(struct vol *v, uint32_t id);
 int vol_append_block(struct zvd_dev *dev, const void *data, uint32_t *loc);
 int vol_commit(struct zvd_dev *dev, int checkpoint);
+int vol_pend_big(struct vol *v);
 int vol_encode_all(struct zvd_dev *dev, struct img_recs *r);
 
 /* gc.c */
