@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ublk.h - the zoned ublk server: presents a zvd device as a host-managed
- * zoned /dev/ublkbN. Protocol code only; every zone rule is the library's.
+ * ublk.h - the ublk server: presents a zvd device as /dev/ublkbN, a
+ * host-managed zoned block device for a zoned image, an ordinary block
+ * device (with discard and write-zeroes) for a volume. Protocol code only;
+ * every zone rule and every block of the log is the library's.
  *
  *   ublk_ctrl.c   /dev/ublk-control: the SQE128 ring and the control
  *                 commands (ADD, SET_PARAMS, START, STOP, DEL, ...)
@@ -64,7 +66,9 @@ struct ublk_queue {
 /* One served device. */
 struct ublk_srv {
 	struct zvd_dev *dev;
-	struct zvd_geometry geo;
+	bool volume;		/* a volume: no zones, discard, write-zeroes */
+	uint64_t size;		/* bytes the device presents */
+	struct zvd_geometry geo; /* zoned images only */
 	uint32_t nr_zones;
 	uint32_t max_io_bytes;	/* per request, = max_sectors * 512 */
 	uint32_t append_bytes;	/* advertised zone append limit */
@@ -120,6 +124,18 @@ int ublk_ctrl_del(struct ublk_srv *s, int32_t dev_id, bool async);
  */
 int ublk_geometry_check(const struct zvd_geometry *g, char *why, size_t len);
 
+/*
+ * Whether @dev can be served at all: a volume always can (its size is a
+ * multiple of 4 KiB), a zoned image if its geometry can. Returns 0, or
+ * -EINVAL with the reason in @why.
+ */
+int ublk_image_check(struct zvd_dev *dev, char *why, size_t len);
+
+/* Request size of a volume's device. */
+#define UBLK_VOLUME_IO_BYTES (1u << 20)
+/* Largest discard or write-zeroes request of a volume's device. */
+#define UBLK_VOLUME_DISCARD_BYTES (1u << 30)
+
 /* Request size and append limit for @g (after ublk_geometry_check). */
 uint32_t ublk_max_io_bytes(const struct zvd_geometry *g);
 uint32_t ublk_append_bytes(const struct zvd_geometry *g, uint32_t max_io);
@@ -150,9 +166,10 @@ void *ublk_queue_thread(void *arg);
 /* ---- ublk_srv.c --------------------------------------------------------- */
 
 /*
- * Present @dev as /dev/ublkbN until SIGINT, SIGTERM or SIGHUP (or the
- * kernel stops the device), then stop and delete it. Prints the device
- * path on standard output once it is live, messages on standard error.
+ * Present @dev (a zoned image or a volume) as /dev/ublkbN until SIGINT,
+ * SIGTERM or SIGHUP (or the kernel stops the device), then stop and
+ * delete it. Prints the device path on standard output once it is live,
+ * messages on standard error.
  * @ctrl_fd (from ublk_ctrl_open) becomes the server's and is closed.
  * @dev stays the caller's (flush and close it afterwards). Returns 0 or an
  * exit code.

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * ublk_io.c - one ublk request becomes library calls: READ, WRITE (FUA
- * too), FLUSH, ZONE_APPEND, the zone operations and REPORT_ZONES. Data
- * moves by USER_COPY (pread/pwrite on /dev/ublkcN at the request's
- * offset). Also here: which geometries a zoned ublk device can have, and
- * the parameters the kernel is given.
+ * too), FLUSH, DISCARD and WRITE_ZEROES (volumes), ZONE_APPEND, the zone
+ * operations and REPORT_ZONES (zoned images). Data moves by USER_COPY
+ * (pread/pwrite on /dev/ublkcN at the request's offset). Also here: which
+ * images a ublk device can present, and the parameters the kernel is
+ * given (zoned for a zoned image, plain with discard for a volume).
  *
  * The block layer has already split I/O at zone boundaries, rejected
  * misaligned appends and serialised writes per zone; the library enforces
@@ -96,6 +97,26 @@ int ublk_geometry_check(const struct zvd_geometry *g, char *why, size_t len)
 	return 0;
 }
 
+int ublk_image_check(struct zvd_dev *dev, char *why, size_t len)
+{
+	struct zvd_geometry g;
+	uint64_t size;
+
+	if (zvd_is_volume(dev) == 1) {
+		size = zvd_size(dev);
+		if (size == 0 || size % ZVD_VOLUME_BLOCK) {
+			snprintf(why, len,
+				 "the volume's size (%" PRIu64 " bytes) is not "
+				 "a positive multiple of %u", size,
+				 ZVD_VOLUME_BLOCK);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	zvd_get_geometry(dev, &g);
+	return ublk_geometry_check(&g, why, len);
+}
+
 uint32_t ublk_max_io_bytes(const struct zvd_geometry *g)
 {
 	uint64_t report = (g->size / g->zone_size) * sizeof(struct blk_zone);
@@ -131,6 +152,31 @@ static uint8_t shift_of(uint32_t v)
 	return s;
 }
 
+/*
+ * A volume is an ordinary disk with 512-byte sectors over 4 KiB map
+ * blocks: file systems that ask the physical block size write whole
+ * blocks. Discard and write-zeroes free or zero map blocks, so their
+ * granularity is a block; neither carries data, so their limit is not the
+ * request buffer's.
+ */
+static void volume_params(const struct ublk_srv *s, struct ublkc_params *p)
+{
+	struct ublk_param_basic *b = &p->basic;
+	struct ublk_param_discard *d = &p->discard;
+
+	p->types = UBLK_PARAM_TYPE_BASIC | UBLK_PARAM_TYPE_DISCARD;
+	b->attrs = UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
+	b->logical_bs_shift = shift_of(ZVD_VOLUME_SECTOR);
+	b->physical_bs_shift = shift_of(ZVD_VOLUME_BLOCK);
+	b->io_min_shift = b->physical_bs_shift;
+	b->max_sectors = s->max_io_bytes >> 9;
+	b->dev_sectors = s->size >> 9;
+	d->discard_granularity = ZVD_VOLUME_BLOCK;
+	d->max_discard_sectors = UBLK_VOLUME_DISCARD_BYTES >> 9;
+	d->max_write_zeroes_sectors = UBLK_VOLUME_DISCARD_BYTES >> 9;
+	d->max_discard_segments = 1;
+}
+
 void ublk_build_params(const struct ublk_srv *s, struct ublkc_params *p)
 {
 	const struct zvd_geometry *g = &s->geo;
@@ -138,6 +184,10 @@ void ublk_build_params(const struct ublk_srv *s, struct ublkc_params *p)
 
 	memset(p, 0, sizeof(*p));
 	p->len = sizeof(*p);
+	if (s->volume) {
+		volume_params(s, p);
+		return;
+	}
 	p->types = UBLK_PARAM_TYPE_BASIC | UBLK_PARAM_TYPE_ZONED;
 	/* a volatile cache makes the kernel send FLUSH, FUA keeps FUA */
 	b->attrs = UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
@@ -347,6 +397,28 @@ static int do_append(struct ublk_queue *q, uint16_t tag, uint64_t off,
 	return (int)len;
 }
 
+/*
+ * DISCARD and WRITE_ZEROES (volumes; a zoned image refuses them, and they
+ * are not advertised for one). NOUNMAP is not needed: a volume records
+ * zeroed blocks without storing them either way, and a later write to
+ * them takes log space as any write does. A FUA request is made durable
+ * by a flush.
+ */
+static int do_discard(struct ublk_queue *q, unsigned op, uint64_t off,
+		      uint64_t len, bool fua)
+{
+	struct zvd_dev *dev = q->srv->dev;
+	int rc;
+
+	if (len == 0)
+		return -EINVAL;
+	rc = op == UBLK_IO_OP_DISCARD ? zvd_discard(dev, off, len, 0) :
+					zvd_write_zeroes(dev, off, len, 0);
+	if (rc >= 0 && fua)
+		rc = zvd_flush(dev);
+	return rc < 0 ? ublk_blk_errno(rc) : 0;
+}
+
 int ublk_handle_io(struct ublk_queue *q, uint16_t tag,
 		   const struct ublksrv_io_desc *iod, uint64_t *lba)
 {
@@ -374,6 +446,9 @@ int ublk_handle_io(struct ublk_queue *q, uint16_t tag,
 		return do_append(q, tag, off, len, flags, lba);
 	case UBLK_IO_OP_FLUSH:
 		return ublk_blk_errno(zvd_flush(q->srv->dev));
+	case UBLK_IO_OP_DISCARD:
+	case UBLK_IO_OP_WRITE_ZEROES:
+		return do_discard(q, op, off, len, flags & ZVD_WRITE_FUA);
 	case UBLK_IO_OP_ZONE_OPEN:
 		return zone_op(q, ZVD_OP_OPEN, off);
 	case UBLK_IO_OP_ZONE_CLOSE:
@@ -388,7 +463,7 @@ int ublk_handle_io(struct ublk_queue *q, uint16_t tag,
 	case UBLK_IO_OP_REPORT_ZONES:
 		return report_zones(q, tag, iod);
 	default:
-		/* DISCARD and WRITE_ZEROES are not advertised */
+		/* WRITE_SAME is never sent */
 		return -EOPNOTSUPP;
 	}
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * ublk_srv.c - the life of a zoned ublk device:
+ * ublk_srv.c - the life of a ublk device, zoned (a zoned image) or not (a
+ * volume):
  *
- *   1. GET_FEATURES: the kernel must offer ZONED and USER_COPY;
+ *   1. GET_FEATURES: the kernel must offer USER_COPY, and ZONED for a
+ *      zoned image;
  *   2. ADD_DEV (a dead device left under the requested id by a killed
  *      server is deleted first), SET_PARAMS;
  *   3. open /dev/ublkcN once, map each queue's descriptors, start one
@@ -35,12 +37,32 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The kernel's ublk must serve zoned devices. Returns 0 or an exit code. */
+/* A volume needs USER_COPY, the data path of this server (Linux 6.5). */
+static int check_volume_features(struct ublk_srv *s, int rc, uint64_t f)
+{
+	if (rc < 0)
+		return cli_error(s->cmd,
+				 "this kernel's ublk driver is too old "
+				 "(GET_FEATURES: %s); the ublk server needs "
+				 "Linux 6.5 or later", strerror(-rc));
+	if (!(f & UBLK_F_USER_COPY))
+		return cli_error(s->cmd,
+				 "this kernel's ublk driver lacks "
+				 "UBLK_F_USER_COPY (features 0x%llx), which the "
+				 "ublk server moves data with; it needs Linux "
+				 "6.5 or later", (unsigned long long)f);
+	return 0;
+}
+
+/* The kernel's ublk must serve the device: zoned devices for a zoned
+ * image. Returns 0 or an exit code. */
 static int check_features(struct ublk_srv *s)
 {
 	uint64_t f = 0;
 	int rc = ublk_ctrl_get_features(s, &f);
 
+	if (s->volume)
+		return check_volume_features(s, rc, f);
 	if (rc < 0)
 		return cli_error(s->cmd,
 				 "this kernel's ublk driver is too old for a "
@@ -184,6 +206,19 @@ static void print_stats(struct ublk_srv *s)
 			op[k] += s->queues[i].by_op[k];
 		failed += s->queues[i].failed;
 	}
+	if (s->volume) {
+		fprintf(stderr,
+			"zvd %s: served %llu reads, %llu writes, %llu "
+			"flushes, %llu discards, %llu write-zeroes; %llu "
+			"failed\n",
+			s->cmd, (unsigned long long)op[UBLK_IO_OP_READ],
+			(unsigned long long)op[UBLK_IO_OP_WRITE],
+			(unsigned long long)op[UBLK_IO_OP_FLUSH],
+			(unsigned long long)op[UBLK_IO_OP_DISCARD],
+			(unsigned long long)op[UBLK_IO_OP_WRITE_ZEROES],
+			(unsigned long long)failed);
+		return;
+	}
 	zmgmt = op[UBLK_IO_OP_ZONE_OPEN] + op[UBLK_IO_OP_ZONE_CLOSE] +
 		op[UBLK_IO_OP_ZONE_FINISH] + op[UBLK_IO_OP_ZONE_RESET] +
 		op[UBLK_IO_OP_ZONE_RESET_ALL];
@@ -270,7 +305,15 @@ static void announce(struct ublk_srv *s)
 	snprintf(path, sizeof(path), "/dev/ublkb%d", s->dev_id);
 	for (i = 0; i < 150 && stat(path, &st) != 0; i++)
 		sleep_ms(20);
-	fprintf(stderr,
+	if (s->volume)
+		fprintf(stderr,
+			"zvd %s: %s is live: a volume of %s (512-byte sectors, "
+			"4 KiB blocks, discard and write-zeroes), %u queue%s "
+			"of depth %u; SIGINT or SIGTERM stops it\n",
+			s->cmd, path, cli_fmt_size(s->size, size, sizeof(size)),
+			s->nr_queues, s->nr_queues == 1 ? "" : "s", s->depth);
+	else
+		fprintf(stderr,
 		"zvd %s: %s is live: %s in %u zones of %s (%u conventional), "
 		"%u queue%s of depth %u; SIGINT or SIGTERM stops it\n",
 		s->cmd, path, cli_fmt_size(s->geo.size, size, sizeof(size)),
@@ -298,8 +341,9 @@ static int setup(struct ublk_srv *s, const struct ublk_srv_opts *o)
 	s->info.queue_depth = s->depth;
 	s->info.max_io_buf_bytes = s->max_io_bytes;
 	s->info.dev_id = o->dev_id < 0 ? UINT32_MAX : (uint32_t)o->dev_id;
-	s->info.flags = UBLK_F_USER_COPY | UBLK_F_ZONED |
-			UBLK_F_CMD_IOCTL_ENCODE;
+	s->info.flags = UBLK_F_USER_COPY | UBLK_F_CMD_IOCTL_ENCODE;
+	if (!s->volume)
+		s->info.flags |= UBLK_F_ZONED;
 	rc = add_device(s, o->dev_id);
 	if (rc)
 		return rc;
@@ -311,6 +355,13 @@ static int setup(struct ublk_srv *s, const struct ublk_srv_opts *o)
 	s->depth = s->info.queue_depth;
 	ublk_build_params(s, &p);
 	rc = ublk_ctrl_set_params(s, &p);
+	if (rc < 0 && s->volume)
+		return cli_error(s->cmd,
+				 "the kernel refused the device's parameters "
+				 "(%s): %llu sectors, discard up to %u sectors",
+				 strerror(-rc),
+				 (unsigned long long)p.basic.dev_sectors,
+				 p.discard.max_discard_sectors);
 	if (rc < 0)
 		return cli_error(s->cmd,
 				 "the kernel refused the device's parameters "
@@ -342,14 +393,20 @@ int ublk_serve(struct zvd_dev *dev, const struct ublk_srv_opts *o,
 	s.ctrl_fd = ctrl_fd;
 	s.cdev_fd = -1;
 	s.dev_id = -1;
-	zvd_get_geometry(dev, &s.geo);
-	s.nr_zones = zvd_nr_zones(dev);
-	if (ublk_geometry_check(&s.geo, why, sizeof(why))) {
+	s.volume = zvd_is_volume(dev) == 1;
+	s.size = zvd_size(dev);
+	if (ublk_image_check(dev, why, sizeof(why))) {
 		close(ctrl_fd);
 		return cli_error(s.cmd, "cannot serve this image: %s", why);
 	}
-	s.max_io_bytes = ublk_max_io_bytes(&s.geo);
-	s.append_bytes = ublk_append_bytes(&s.geo, s.max_io_bytes);
+	if (s.volume) {
+		s.max_io_bytes = UBLK_VOLUME_IO_BYTES;
+	} else {
+		zvd_get_geometry(dev, &s.geo);
+		s.nr_zones = zvd_nr_zones(dev);
+		s.max_io_bytes = ublk_max_io_bytes(&s.geo);
+		s.append_bytes = ublk_append_bytes(&s.geo, s.max_io_bytes);
+	}
 	s.nr_queues = o->nr_queues;
 	if (!s.nr_queues)
 		s.nr_queues = cpus > 0 && cpus < UBLK_SRV_DEF_QUEUES ?
@@ -375,7 +432,7 @@ int ublk_serve(struct zvd_dev *dev, const struct ublk_srv_opts *o,
 	if (rc < 0) {
 		cli_error(s.cmd,
 			  "starting the device failed: %s%s", strerror(-rc),
-			  rc == -ENODEV || rc == -EINVAL ?
+			  !s.volume && (rc == -ENODEV || rc == -EINVAL) ?
 				  " (the kernel rejected the zone layout or "
 				  "limits)" :
 				  "");
