@@ -15,6 +15,8 @@
  * near 2 or below (space traded for speed, as LSVD does);
  * zvd_gc moves every segment with any garbage. The cost shows as write
  * amplification: (user + gc) / user blocks written, in zvd_volume_stats.
+ * A segment holding a block a snapshot uses is never collected (pinned
+ * until snapshots are deleted): snapshot data stays where it was written.
  *
  * ZVD_GC=inline in the environment runs the same steps in the writing
  * thread instead (deterministic, for tests); ZVD_GC=off disables the
@@ -57,12 +59,42 @@ static uint32_t pick_victim(const struct vol *v, uint32_t limit)
 	for (uint32_t c = 1; c < v->nr_segs; c++) {
 		const struct seg *s = &v->segs[c];
 
-		if (c == v->head || !s->live || s->live >= best_live)
+		if (c == v->head || !s->live || s->pinned ||
+		    s->live >= best_live)
 			continue;
 		best = c;
 		best_live = s->live;
 	}
 	return best;
+}
+
+/*
+ * Does a snapshot use a block of segment @chunk? Such a segment is pinned:
+ * a snapshot's blocks never move, so a snapshot view or a clone opened by
+ * another process (which reads the image without a lock: the snapshot never
+ * changes) never sees its data moved away under it.
+ */
+static int snapshot_holds(struct vol *v, uint32_t chunk)
+{
+	const struct seg *s = &v->segs[chunk];
+
+	for (uint32_t b = 0; b < v->bps; b++) {
+		uint32_t loc = (chunk << v->bps_shift) | b;
+
+		if (!s->ref[b])
+			continue;
+		for (uint32_t k = 0; k < v->nr_snaps; k++)
+			if (map_get(v, &v->snaps[k]->map, s->rev[b]) == loc)
+				return 1;
+	}
+	return 0;
+}
+
+/* Snapshots changed (deleted, or the live map rolled back): look again. */
+void gc_unpin_all(struct vol *v)
+{
+	for (uint32_t c = 0; c < v->nr_segs; c++)
+		v->segs[c].pinned = 0;
 }
 
 /* Move block @b of segment @chunk (data in @data) to the head. */
@@ -124,6 +156,10 @@ int gc_step(struct zvd_dev *dev, int force)
 		victim = 0;
 	else
 		victim = pick_victim(v, force ? v->bps : v->bps / 2);
+	while (victim && snapshot_holds(v, victim)) {
+		v->segs[victim].pinned = 1;
+		victim = pick_victim(v, force ? v->bps : v->bps / 2);
+	}
 	if (victim) {
 		err = be_read(dev->be, v->gc_buf, VOL_SEGMENT,
 			      (uint64_t)victim << v->seg_shift);

@@ -69,6 +69,7 @@ static void seg_release(struct vol *v, uint32_t chunk)
 	free(s->rev);
 	free(s->ref);
 	s->rev = s->ref = NULL;
+	s->pinned = 0;
 	if (v->counting)
 		img_unref(v->img, chunk);
 }
@@ -100,6 +101,7 @@ static int seg_tables(struct vol *v, uint32_t chunk)
 	s = &v->segs[chunk];
 	if (s->rev)
 		return 0;
+	s->pinned = 0;
 	s->rev = calloc(v->bps, sizeof(*s->rev));
 	s->ref = calloc(v->bps, sizeof(*s->ref));
 	if (!s->rev || !s->ref) {

@@ -570,8 +570,11 @@ int vol_discard(struct zvd_dev *dev, uint64_t off, uint64_t len,
 	if (flags & ~ZVD_WRITE_FUA)
 		return -EINVAL;
 	if (first >= last) {
-		/* no whole block: only write-zeroes has anything to do */
-		return zeroes ? vol_write(dev, zero, len, off, flags) : 0;
+		/* no whole block: only write-zeroes has anything to do, but
+		 * FUA still makes everything before it durable */
+		if (zeroes)
+			return vol_write(dev, zero, len, off, flags);
+		return flags & ZVD_WRITE_FUA ? vol_flush(dev) : 0;
 	}
 	if (zeroes) {
 		uint64_t head = (first << VBLK_SHIFT) - off;
@@ -616,8 +619,10 @@ static int requeue(struct vol *v, struct img_recs *failed)
 
 	if (!p)
 		return -ENOMEM;
-	memcpy(p, failed->buf, failed->len);
-	memcpy(p + failed->len, v->pend.buf, v->pend.len);
+	if (failed->len)
+		memcpy(p, failed->buf, failed->len);
+	if (v->pend.len)
+		memcpy(p + failed->len, v->pend.buf, v->pend.len);
 	free(v->pend.buf);
 	v->pend.buf = p;
 	v->pend.len = v->pend.cap = failed->len + v->pend.len;

@@ -75,6 +75,7 @@ struct seg {
 	uint32_t live;	/* blocks with ref > 0 */
 	uint32_t *rev;	/* lba of each block, as written */
 	uint32_t *ref;	/* distinct leaves pointing at each block */
+	uint8_t pinned;	/* holds a block a snapshot uses: never collected */
 };
 
 struct vol {
@@ -161,6 +162,7 @@ int gc_start(struct zvd_dev *dev);
 void gc_stop(struct zvd_dev *dev);
 void gc_maybe_kick(struct zvd_dev *dev);
 int gc_step(struct zvd_dev *dev, int force);
+void gc_unpin_all(struct vol *v);
 
 /* vsnap.c */
 struct vsnap *vsnap_find(struct vol *v, const char *name);

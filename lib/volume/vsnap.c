@@ -348,8 +348,10 @@ int vol_snapshot_delete(struct zvd_dev *dev, const char *name)
 	}
 	if (!err)
 		err = rec_id(&v->pend, VR_SNAP_DEL, s->id);
-	if (!err)
+	if (!err) {
 		vsnap_remove(v, s);
+		gc_unpin_all(v);
+	}
 	pthread_rwlock_unlock(&v->lock);
 	return err ? err : vol_commit(dev, 0);
 }
