@@ -205,7 +205,7 @@ void img_release_frees(struct img *img, struct img_frees *f)
 			;
 		/* chunks that cannot be zeroed stay out of the pool until
 		 * reopen */
-		if (zero_chunks(img, f->chunks[i], run))
+		if (!img->keep_freed && zero_chunks(img, f->chunks[i], run))
 			continue;
 		pthread_mutex_lock(&img->alloc_lock);
 		for (size_t k = 0; k < run; k++)
@@ -230,31 +230,41 @@ void img_return_frees(struct img *img, struct img_frees *f)
 
 int img_start(struct img *img)
 {
+	img->load_limit = UINT64_MAX; /* loaded: the pool grows as it must */
+	if (img->readonly || img->keep_freed)
+		return 0;
+	return img_zero_free(img);
+}
+
+void img_keep_freed(struct img *img)
+{
+	img->keep_freed = 1;
+}
+
+int img_zero_free(struct img *img)
+{
 	uint64_t size, end, run = 0;
 	int err;
 
-	img->load_limit = UINT64_MAX; /* loaded: the pool grows as it must */
-	if (img->readonly)
-		return 0;
 	err = be_size(img->be, &size);
 	if (err)
 		return err;
 	end = zvd_div_round_up(size, 1ull << img->chunk_shift);
+	/* under alloc_lock: no chunk is taken while it is being zeroed */
+	pthread_mutex_lock(&img->alloc_lock);
 	/* chunks beyond the durable state may hold data of lost writes */
-	for (uint64_t c = img->first_chunk; c <= end; c++) {
+	for (uint64_t c = img->first_chunk; c <= end && !err; c++) {
 		if (c < end && !refs_of(img, c)) {
 			run++;
 			continue;
 		}
-		if (run) {
+		if (run)
 			err = zero_chunks(img, c - run, run);
-			if (err)
-				return err;
-			run = 0;
-		}
+		run = 0;
 	}
 	img->hint = img->first_chunk;
-	return 0;
+	pthread_mutex_unlock(&img->alloc_lock);
+	return err;
 }
 
 void img_usage(struct img *img, struct img_usage *u)
@@ -271,4 +281,28 @@ void img_usage(struct img *img, struct img_usage *u)
 		}
 	}
 	pthread_mutex_unlock(&img->alloc_lock);
+}
+
+int64_t img_shrink(struct img *img)
+{
+	uint64_t size, end = 0;
+	int err;
+
+	if (!img->be->ops->truncate)
+		return 0;
+	/* under alloc_lock: no chunk past the end is taken while we cut */
+	pthread_mutex_lock(&img->alloc_lock);
+	for (uint64_t c = img->nr_refs; c > 0; c--) {
+		if (img->refs[c - 1]) {
+			end = c << img->chunk_shift;
+			break;
+		}
+	}
+	err = be_size(img->be, &size);
+	if (!err && end < size)
+		err = img->be->ops->truncate(img->be, end);
+	pthread_mutex_unlock(&img->alloc_lock);
+	if (err)
+		return err;
+	return end < size ? (int64_t)(size - end) : 0;
 }

@@ -79,6 +79,20 @@ uint32_t img_refcount(struct img *img, uint32_t chunk);
  * also zeroes its free chunks, so that a new chunk always reads as zeros. */
 int img_start(struct img *img);
 
+/* Freed chunks go back to the pool as they are, not zeroed, and free
+ * chunks are not zeroed at open: for a layer that never reads a block it
+ * has not written since it took the chunk. Call before img_start. Such an
+ * image's free chunks are zeroed (punched) only by img_zero_free. */
+void img_keep_freed(struct img *img);
+
+/* Zero every free chunk below the end of the backend (punching holes in a
+ * file): lost writes' data goes, and the file gives the space back. */
+int img_zero_free(struct img *img);
+
+/* Cut the backend after the last chunk in use (chunks are not taken
+ * meanwhile). Returns the bytes it shrank by, or -errno. */
+int64_t img_shrink(struct img *img);
+
 /* Release memory (not the backend). */
 void img_close(struct img *img);
 

@@ -34,6 +34,8 @@ struct img {
 	struct zvd_backend *be;
 	int readonly;
 	int broken;
+	int keep_freed; /* freed chunks are not zeroed (the layer above never
+			 * reads a block it has not written) */
 	struct img_super sb;
 	uint32_t chunk_shift;
 	uint32_t first_chunk; /* chunks before it hold the superblocks */

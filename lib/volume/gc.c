@@ -59,7 +59,7 @@ static uint32_t pick_victim(const struct vol *v, uint32_t limit)
 	for (uint32_t c = 1; c < v->nr_segs; c++) {
 		const struct seg *s = &v->segs[c];
 
-		if (c == v->head || !s->live || s->pinned ||
+		if (c == v->head || !s->live || s->pinned || s->inflight ||
 		    s->live >= best_live)
 			continue;
 		best = c;
@@ -97,18 +97,15 @@ void gc_unpin_all(struct vol *v)
 		v->segs[c].pinned = 0;
 }
 
-/* Move block @b of segment @chunk (data in @data) to the head. */
-static int move_block(struct zvd_dev *dev, uint32_t chunk, uint32_t b,
-		      const uint8_t *data)
+/* Point every map that held block @b of segment @chunk at its copy at
+ * @loc, and record that. Caller holds v->lock exclusive. */
+static int relink(struct vol *v, uint32_t chunk, uint32_t b, uint32_t loc)
 {
-	struct vol *v = dev->vol;
-	uint32_t old = (chunk << v->bps_shift) | b, loc;
+	uint32_t old = (chunk << v->bps_shift) | b;
 	uint64_t lba = v->segs[chunk].rev[b];
 	uint32_t li = (uint32_t)(lba >> LEAF_SHIFT), i = lba & (LEAF_N - 1);
-	int err = vol_append_block(dev, data, &loc);
+	int err = 0;
 
-	if (err)
-		return err;
 	v->walk++;
 	for (uint32_t k = 0; k <= v->nr_snaps && !err; k++) {
 		struct vmap *m = k < v->nr_snaps ? &v->snaps[k]->map : &v->live;
@@ -127,54 +124,104 @@ static int move_block(struct zvd_dev *dev, uint32_t chunk, uint32_t b,
 		if (l->e[i] == loc)
 			err = rec_ext(v, id, lba, 1, loc, &v->pend);
 	}
-	if (err)
-		img_set_broken(v->img);
 	v->gc_blocks++;
+	return err;
+}
+
+/* Copy the blocks of @victim (its data read into v->gc_buf) that are still
+ * live to the head, in runs, and relink them. Caller holds v->lock. */
+static int move_live(struct zvd_dev *dev, uint32_t victim)
+{
+	struct vol *v = dev->vol;
+	struct seg *s = &v->segs[victim];
+	uint32_t n = 0, done = 0;
+	int err = 0;
+
+	for (uint32_t b = 0; b < v->bps; b++) {
+		if (!s->ref[b])
+			continue;
+		if (n != b)
+			memcpy(v->gc_buf + ((uint64_t)n << VBLK_SHIFT),
+			       v->gc_buf + ((uint64_t)b << VBLK_SHIFT), VBLK);
+		v->gc_idx[n++] = b;
+	}
+	while (done < n && !err) {
+		uint32_t loc;
+		int k = head_room(dev, n - done, &loc);
+
+		if (k < 0)
+			return k;
+		err = be_write(dev->be, v->gc_buf + ((uint64_t)done << VBLK_SHIFT),
+			       (uint64_t)k << VBLK_SHIFT, loc_off(v, loc));
+		if (err)
+			return err;
+		v->head_pos += (uint32_t)k;
+		for (int j = 0; j < k && !err; j++)
+			err = relink(v, victim, v->gc_idx[done + j], loc + j);
+		if (err)
+			img_set_broken(v->img);
+		done += (uint32_t)k;
+	}
 	return err;
 }
 
 /*
  * Collect one segment: background (@force 0) only one worth it, @force
- * any with garbage. Returns 1 if a segment was collected, 0 if none
- * qualified, or -errno.
+ * any with garbage. The victim's data is read without the lock (a segment
+ * other than the head never changes, and counting the collection as a
+ * write in flight keeps it from being freed meanwhile); only the copying
+ * of its live blocks holds the lock. Returns 1 if a segment was
+ * collected, 0 if none qualified, or -errno.
  */
 int gc_step(struct zvd_dev *dev, int force)
 {
 	struct vol *v = dev->vol;
-	uint32_t victim;
+	uint32_t victim, limit = force ? v->bps : v->bps / 2;
 	int err = 0;
 
 	if (dev->readonly || img_is_broken(v->img))
 		return 0;
+	pthread_mutex_lock(&v->gc_one);
 	if (!v->gc_buf) {
 		v->gc_buf = malloc(VOL_SEGMENT);
-		if (!v->gc_buf)
+		v->gc_idx = malloc(v->bps * sizeof(*v->gc_idx));
+		if (!v->gc_buf || !v->gc_idx) {
+			pthread_mutex_unlock(&v->gc_one);
 			return -ENOMEM;
+		}
 	}
 	pthread_rwlock_wrlock(&v->lock);
 	if (!force && !needs_gc(v, 0) && !(v->gc_running && needs_gc(v, 1)))
 		victim = 0;
 	else
-		victim = pick_victim(v, force ? v->bps : v->bps / 2);
+		victim = pick_victim(v, limit);
 	while (victim && snapshot_holds(v, victim)) {
 		v->segs[victim].pinned = 1;
-		victim = pick_victim(v, force ? v->bps : v->bps / 2);
+		victim = pick_victim(v, limit);
 	}
-	if (victim) {
-		err = be_read(dev->be, v->gc_buf, VOL_SEGMENT,
-			      (uint64_t)victim << v->seg_shift);
-		for (uint32_t b = 0; b < v->bps && !err && v->segs[victim].rev;
-		     b++)
-			if (v->segs[victim].ref[b])
-				err = move_block(dev, victim, b,
-						 v->gc_buf + ((uint64_t)b << VBLK_SHIFT));
-		if (!err)
-			v->gc_runs++;
-	}
+	if (victim)
+		v->segs[victim].inflight++;
 	pthread_rwlock_unlock(&v->lock);
-	if (err)
-		return err;
-	return victim != 0;
+	if (!victim) {
+		pthread_mutex_unlock(&v->gc_one);
+		return 0;
+	}
+
+	err = be_read(dev->be, v->gc_buf, VOL_SEGMENT,
+		      (uint64_t)victim << v->seg_shift);
+
+	pthread_rwlock_wrlock(&v->lock);
+	if (!err && snapshot_holds(v, victim))
+		v->segs[victim].pinned = 1; /* a snapshot was taken meanwhile */
+	else if (!err)
+		err = move_live(dev, victim);
+	if (!err)
+		v->gc_runs++;
+	v->segs[victim].inflight--;
+	seg_retire_if_dead(v, victim);
+	pthread_rwlock_unlock(&v->lock);
+	pthread_mutex_unlock(&v->gc_one);
+	return err ? err : 1;
 }
 
 static void *gc_main(void *arg)
@@ -266,8 +313,7 @@ void gc_maybe_kick(struct zvd_dev *dev)
 int64_t vol_gc(struct zvd_dev *dev)
 {
 	struct vol *v = dev->vol;
-	struct img_usage u;
-	uint64_t size, end;
+	int64_t shrunk;
 	uint32_t budget;
 	int err = 0, r;
 
@@ -285,13 +331,8 @@ int64_t vol_gc(struct zvd_dev *dev)
 	if (err)
 		return err;
 	pthread_mutex_lock(&v->flush_lock);
-	img_usage(v->img, &u);
-	end = u.end_chunk << v->seg_shift;
-	err = be_size(dev->be, &size);
-	if (!err && end < size && dev->be->ops->truncate)
-		err = dev->be->ops->truncate(dev->be, end);
+	err = img_zero_free(v->img); /* give free segments' space back */
+	shrunk = err ? err : img_shrink(v->img);
 	pthread_mutex_unlock(&v->flush_lock);
-	if (err)
-		return err;
-	return end < size && dev->be->ops->truncate ? (int64_t)(size - end) : 0;
+	return shrunk;
 }

@@ -62,10 +62,15 @@ void seg_inc(struct vol *v, uint32_t loc, uint64_t lba)
 	}
 }
 
-static void seg_release(struct vol *v, uint32_t chunk)
+/* A segment that is not the head, holds no live block and has no write in
+ * flight goes back to the pool (when the commit that emptied it is
+ * durable). */
+void seg_retire_if_dead(struct vol *v, uint32_t chunk)
 {
 	struct seg *s = &v->segs[chunk];
 
+	if (chunk == v->head || s->live || s->inflight || !s->rev)
+		return;
 	free(s->rev);
 	free(s->ref);
 	s->rev = s->ref = NULL;
@@ -86,8 +91,7 @@ void seg_dec(struct vol *v, uint32_t loc)
 	if (--s->live)
 		return;
 	v->data_segs--;
-	if (chunk != v->head)
-		seg_release(v, chunk);
+	seg_retire_if_dead(v, chunk);
 }
 
 /* Make sure segment @chunk has its per-block tables. */

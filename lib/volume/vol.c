@@ -138,6 +138,7 @@ static struct zvd_dev *vol_dev_new(struct zvd_backend *be, uint64_t size,
 	pthread_rwlockattr_destroy(&wpref);
 	pthread_mutex_init(&v->flush_lock, NULL);
 	pthread_mutex_init(&v->gc_mx, NULL);
+	pthread_mutex_init(&v->gc_one, NULL);
 	pthread_cond_init(&v->gc_cv, NULL);
 	return dev;
 }
@@ -171,6 +172,8 @@ void vol_free(struct zvd_dev *dev)
 		zvd_close(v->base);
 	free(v->base_path);
 	free(v->gc_buf);
+	free(v->gc_idx);
+	pthread_mutex_destroy(&v->gc_one);
 	pthread_rwlock_destroy(&v->lock);
 	pthread_mutex_destroy(&v->flush_lock);
 	pthread_mutex_destroy(&v->gc_mx);
@@ -197,6 +200,7 @@ int vol_create(struct zvd_backend *be, uint64_t size, const uint8_t *uuid,
 			 uuid, &dev->img);
 	if (!err) {
 		dev->vol->img = dev->img;
+		img_keep_freed(dev->img);
 		err = img_start(dev->img);
 	}
 	if (!err) {
@@ -260,6 +264,10 @@ int vol_open(struct zvd_backend *be, struct img *img, int readonly,
 		return -ENOMEM;
 	}
 	dev->img = dev->vol->img = img;
+	/* a volume never reads a block it has not written since it took the
+	 * segment: freed segments are reused as they are (overwriting space
+	 * the file already has), and only zvd gc punches them */
+	img_keep_freed(img);
 	err = img_replay(img, replay_rec, dev);
 	if (!err)
 		err = vol_account(dev);
@@ -355,7 +363,7 @@ int vol_read(struct zvd_dev *dev, void *buf, size_t len, uint64_t off)
  * returns how many fit (>= 1), or -errno. A full head is retired (and
  * freed at once if nothing lives in it). Caller holds v->lock exclusive.
  */
-static int head_room(struct zvd_dev *dev, uint64_t want, uint32_t *loc)
+int head_room(struct zvd_dev *dev, uint64_t want, uint32_t *loc)
 {
 	struct vol *v = dev->vol;
 	uint32_t chunk, old = v->head;
@@ -372,12 +380,8 @@ static int head_room(struct zvd_dev *dev, uint64_t want, uint32_t *loc)
 		}
 		v->head = chunk;
 		v->head_pos = 0;
-		if (old && !v->segs[old].live) {
-			free(v->segs[old].rev);
-			free(v->segs[old].ref);
-			v->segs[old].rev = v->segs[old].ref = NULL;
-			img_unref(v->img, old);
-		}
+		if (old)
+			seg_retire_if_dead(v, old);
 	}
 	*loc = (v->head << v->bps_shift) | v->head_pos;
 	return (int)ZVD_MIN(want, (uint64_t)(v->bps - v->head_pos));
@@ -419,20 +423,6 @@ static int log_blocks(struct zvd_dev *dev, const uint8_t *src, uint64_t lba,
 	return 0;
 }
 
-/* Append one block for GC (caller holds v->lock exclusive). */
-int vol_append_block(struct zvd_dev *dev, const void *data, uint32_t *loc)
-{
-	struct vol *v = dev->vol;
-	int k = head_room(dev, 1, loc), err;
-
-	if (k < 0)
-		return k;
-	err = be_write(dev->be, data, VBLK, loc_off(v, *loc));
-	if (!err)
-		v->head_pos++;
-	return err;
-}
-
 static int writable(struct zvd_dev *dev)
 {
 	if (dev->readonly)
@@ -467,6 +457,76 @@ static int after_change(struct zvd_dev *dev, unsigned flags, int big)
 	return err;
 }
 
+/* A piece of the log a write has reserved. */
+struct span {
+	uint32_t loc, n;
+};
+
+/*
+ * Write whole blocks without holding the lock while the data goes in:
+ * reserve the space at the head (the segments count the write in flight,
+ * so none is retired or collected under it), write, then point the map at
+ * it. Concurrent writes thus copy their data in parallel; the order in
+ * which they enter the map (and the journal) is the order they complete.
+ */
+static int write_blocks(struct zvd_dev *dev, const uint8_t *src, uint64_t lba,
+			uint64_t nblk, int *big)
+{
+	struct vol *v = dev->vol;
+	struct span one, *sp = &one;
+	uint32_t nsp = 0, max = (uint32_t)(nblk / v->bps + 2);
+	const uint8_t *p = src;
+	uint64_t b = lba;
+	int err = 0, data_err;
+
+	if (max > 1 && !(sp = malloc(max * sizeof(*sp))))
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&v->lock);
+	for (uint64_t left = nblk; left && !err;) {
+		uint32_t loc;
+		int k = head_room(dev, left, &loc);
+
+		if (k < 0) {
+			err = k;
+			break;
+		}
+		v->head_pos += (uint32_t)k;
+		v->segs[loc_chunk(v, loc)].inflight++;
+		sp[nsp++] = (struct span){ .loc = loc, .n = (uint32_t)k };
+		left -= k;
+	}
+	pthread_rwlock_unlock(&v->lock);
+
+	for (uint32_t i = 0; i < nsp && !err; i++) {
+		err = be_write(dev->be, p, (uint64_t)sp[i].n << VBLK_SHIFT,
+			       loc_off(v, sp[i].loc));
+		p += (uint64_t)sp[i].n << VBLK_SHIFT;
+	}
+	data_err = err; /* nothing in the map changes: the write failed */
+
+	pthread_rwlock_wrlock(&v->lock);
+	for (uint32_t i = 0; i < nsp; i++) {
+		uint32_t chunk = loc_chunk(v, sp[i].loc);
+
+		for (uint32_t j = 0; j < sp[i].n && !err; j++)
+			err = map_set(v, &v->live, b + j, sp[i].loc + j);
+		if (!err)
+			err = rec_ext(v, 0, b, sp[i].n, sp[i].loc, &v->pend);
+		b += sp[i].n;
+		v->segs[chunk].inflight--;
+		seg_retire_if_dead(v, chunk);
+	}
+	if (err && !data_err)
+		img_set_broken(v->img); /* the map and the records disagree */
+	if (!err)
+		v->user_blocks += nblk;
+	*big = v->pend.len > img_max_txn(v->img) / 2;
+	pthread_rwlock_unlock(&v->lock);
+	if (sp != &one)
+		free(sp);
+	return err;
+}
+
 int vol_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 	      unsigned flags)
 {
@@ -484,21 +544,27 @@ int vol_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 		err = writable(dev);
 	if (err || !len)
 		return err;
-	pthread_rwlock_wrlock(&v->lock);
-	if (start != off || end != off + len) {
-		/* partial blocks: read what stays, then lay the data over */
-		bounce = malloc(end - start);
-		err = bounce ? 0 : -ENOMEM;
-		if (!err && start != off)
-			err = read_map(dev, &v->live, bounce, VBLK, start);
-		if (!err && end != off + len && (end - VBLK != start ||
-						 start == off))
-			err = read_map(dev, &v->live, bounce + (end - start) - VBLK,
-				       VBLK, end - VBLK);
-		if (!err)
-			memcpy(bounce + (off - start), buf, len);
-		src = bounce;
+	if (start == off && end == off + len) {
+		err = write_blocks(dev, buf, off >> VBLK_SHIFT, len >> VBLK_SHIFT,
+				   &big);
+		if (err)
+			return err == -ENOMEM ? err
+					      : dev_io_fail(dev, err, 0, off, len);
+		return after_change(dev, flags, big);
 	}
+	/* partial blocks: under the lock (so no other write slips in between
+	 * the read and the write), read what stays, lay the data over it */
+	pthread_rwlock_wrlock(&v->lock);
+	bounce = malloc(end - start);
+	err = bounce ? 0 : -ENOMEM;
+	if (!err && start != off)
+		err = read_map(dev, &v->live, bounce, VBLK, start);
+	if (!err && end != off + len && (end - VBLK != start || start == off))
+		err = read_map(dev, &v->live, bounce + (end - start) - VBLK,
+			       VBLK, end - VBLK);
+	if (!err)
+		memcpy(bounce + (off - start), buf, len);
+	src = bounce;
 	if (!err)
 		err = log_blocks(dev, src, start >> VBLK_SHIFT,
 				 (end - start) >> VBLK_SHIFT);

@@ -75,6 +75,7 @@ struct seg {
 	uint32_t live;	/* blocks with ref > 0 */
 	uint32_t *rev;	/* lba of each block, as written */
 	uint32_t *ref;	/* distinct leaves pointing at each block */
+	uint32_t inflight; /* writes whose data is going in, map not yet */
 	uint8_t pinned;	/* holds a block a snapshot uses: never collected */
 };
 
@@ -121,6 +122,8 @@ struct vol {
 	atomic_int gc_running;
 	atomic_int gc_stop;
 	uint8_t *gc_buf;
+	uint32_t *gc_idx;
+	pthread_mutex_t gc_one; /* one collection step at a time */
 };
 
 static inline uint32_t loc_chunk(const struct vol *v, uint32_t loc)
@@ -142,6 +145,7 @@ int map_init(struct vol *v, struct vmap *m);
 void seg_inc(struct vol *v, uint32_t loc, uint64_t lba);
 void seg_dec(struct vol *v, uint32_t loc);
 int seg_prepare(struct vol *v, uint32_t chunk);
+void seg_retire_if_dead(struct vol *v, uint32_t chunk);
 int map_count_all(struct vol *v);
 void map_dedupe(struct vol *v);
 int map_encode(struct vol *v, const struct vmap *m, uint32_t map_id,
@@ -152,7 +156,8 @@ int rec_ext(struct vol *v, uint32_t map_id, uint64_t lba, uint32_t n,
 /* vol.c */
 int map_init_raw(struct vol *v, uint64_t size);
 struct vmap *vol_map_by_id(struct vol *v, uint32_t id);
-int vol_append_block(struct zvd_dev *dev, const void *data, uint32_t *loc);
+/* Room for up to @want blocks at the head (caller holds v->lock). */
+int head_room(struct zvd_dev *dev, uint64_t want, uint32_t *loc);
 int vol_commit(struct zvd_dev *dev, int checkpoint);
 int vol_pend_big(struct vol *v);
 int vol_encode_all(struct zvd_dev *dev, struct img_recs *r);

@@ -392,12 +392,12 @@ int zvd_close(struct zvd_dev *dev)
 
 int zvd_get_space(struct zvd_dev *dev, struct zvd_space *sp)
 {
-	if (dev->vol)
-		return vol_space(dev, sp);
 	struct img_usage u;
 	uint64_t chunk = 1ull << dev->chunk_shift;
 	int err;
 
+	if (dev->vol)
+		return vol_space(dev, sp);
 	memset(sp, 0, sizeof(*sp));
 	img_usage(dev->img, &u);
 	sp->virtual_size = dev->g.size;
@@ -432,11 +432,11 @@ static int profile_apply(struct zvd_dev *dev, struct img_recs *recs,
 
 int zvd_set_profile(struct zvd_dev *dev, uint32_t profile)
 {
-	if (dev->vol)
-		return dev_fail_msg(dev, -EINVAL, "a volume has no zone model");
 	struct profile_args a = { .profile = profile };
 	struct flush_op op = { .apply = profile_apply, .arg = &a, .full = 1 };
 
+	if (dev->vol)
+		return dev_fail_msg(dev, -EINVAL, "a volume has no zone model");
 	if (!zprofile_get(profile))
 		return dev_fail_msg(dev, -EINVAL, "unknown zone-model profile %u",
 				    profile);

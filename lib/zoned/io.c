@@ -302,10 +302,10 @@ static void fill_past_wp(struct zvd_dev *dev, uint32_t zi,
 
 int zvd_read(struct zvd_dev *dev, void *buf, size_t len, uint64_t off)
 {
-	if (dev->vol)
-		return vol_read(dev, buf, len, off);
 	uint8_t *p = buf;
 
+	if (dev->vol)
+		return vol_read(dev, buf, len, off);
 	if (!buf || bad_range(dev, off, len))
 		return dev_fail(dev, ZVD_INVALID_FIELD, dev_zone_of(dev, off),
 				off, len, 0, dev->g.size);
@@ -452,12 +452,12 @@ static int seq_write(struct zvd_dev *dev, uint32_t zi, const uint8_t *buf,
 int zvd_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 	      unsigned flags)
 {
-	if (dev->vol)
-		return vol_write(dev, buf, len, off, flags);
 	uint32_t zi;
 	uint64_t pos;
 	int err;
 
+	if (dev->vol)
+		return vol_write(dev, buf, len, off, flags);
 	if (!buf || bad_range(dev, off, len) || (flags & ~ZVD_WRITE_FUA))
 		return dev_fail(dev, ZVD_INVALID_FIELD, dev_zone_of(dev, off),
 				off, len, 0, dev->g.size);
@@ -482,11 +482,11 @@ int zvd_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 int zvd_append(struct zvd_dev *dev, uint32_t zone, const void *buf,
 	       size_t len, unsigned flags, uint64_t *where)
 {
-	if (dev->vol)
-		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to append to");
 	uint64_t max;
 	int err;
 
+	if (dev->vol)
+		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to append to");
 	if (zone < dev->nr_zones && zone_is_conv(dev, zone))
 		return type_error(dev, zone, zone_start(dev, zone), len);
 	if (zone >= dev->nr_zones || !buf || !where || !len ||

@@ -675,27 +675,16 @@ int zvd_delete_image(const char *path)
 
 int64_t zvd_gc(struct zvd_dev *dev)
 {
-	if (dev->vol)
-		return vol_gc(dev);
 	struct flush_op op = { .apply = write_all, .full = 1 };
-	struct img_usage u;
-	uint64_t size, end;
 	int err;
 
+	if (dev->vol)
+		return vol_gc(dev);
 	if (dev->readonly)
 		return -EROFS;
 	/* a checkpoint rewrites the journal compactly and frees the old one */
 	err = dev_flush_op(dev, &op);
 	if (err)
 		return err;
-	pthread_mutex_lock(&dev->flush_lock);
-	img_usage(dev->img, &u);
-	end = u.end_chunk << dev->chunk_shift;
-	err = be_size(dev->be, &size);
-	if (!err && end < size && dev->be->ops->truncate)
-		err = dev->be->ops->truncate(dev->be, end);
-	pthread_mutex_unlock(&dev->flush_lock);
-	if (err)
-		return err;
-	return end < size && dev->be->ops->truncate ? (int64_t)(size - end) : 0;
+	return img_shrink(dev->img);
 }

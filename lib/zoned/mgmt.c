@@ -433,10 +433,10 @@ out:
 
 int zvd_zone_mgmt(struct zvd_dev *dev, enum zvd_zone_op op, uint32_t zone)
 {
-	if (dev->vol)
-		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to manage");
 	int err;
 
+	if (dev->vol)
+		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to manage");
 	if (op < ZVD_OP_OPEN || op > ZVD_OP_RESET ||
 	    (zone != ZVD_ALL_ZONES && zone >= dev->nr_zones))
 		return dev_fail(dev, ZVD_INVALID_FIELD,
@@ -491,11 +491,11 @@ static int zone_fail_locked(struct zvd_dev *dev, uint32_t zi, uint8_t cond)
 
 int zvd_zone_fail(struct zvd_dev *dev, uint32_t zi, enum zvd_zone_cond cond)
 {
-	if (dev->vol)
-		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to fail");
 	struct zone *z;
 	int err;
 
+	if (dev->vol)
+		return dev_fail_msg(dev, -EINVAL, "a volume has no zones to fail");
 	if (zi >= dev->nr_zones || zone_is_conv(dev, zi) ||
 	    (cond != ZVD_COND_READ_ONLY && cond != ZVD_COND_OFFLINE))
 		return dev_fail(dev, ZVD_INVALID_FIELD, zi, 0, 0, 0, 0);
