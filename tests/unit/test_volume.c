@@ -361,6 +361,110 @@ static void test_clone_and_backing(void)
 	free(b);
 }
 
+/*
+ * The backend fails every write from the n-th on (ENOSPC, as a full host
+ * disk does), for every n up to past the end of a workload. Requests get
+ * the error; once the fault clears a flush makes every acknowledged write
+ * durable (or, if a metadata write left the image's state unknown, the
+ * handle refuses changes and a reopen finds a prefix that includes the
+ * last successful flush); zvd_check stays clean throughout.
+ */
+#define EW_OPS 24
+#define EW_SIZE (2 * MiB)
+
+struct ew_op {
+	uint64_t off;
+	uint32_t len;
+	int kind; /* 0 write, 1 discard, 2 flush */
+	int ok;
+};
+
+/* The model after the first @k ops (only the acknowledged ones count). */
+static void ew_model(const struct ew_op *ops, int k, uint8_t *m)
+{
+	memset(m, 0, EW_SIZE);
+	for (int i = 0; i < k; i++) {
+		if (!ops[i].ok)
+			continue;
+		if (ops[i].kind == 0)
+			fill(m + ops[i].off, ops[i].len, (uint32_t)i + 100);
+		else if (ops[i].kind == 1)
+			memset(m + ops[i].off, 0, ops[i].len);
+	}
+}
+
+static void test_write_errors(void)
+{
+	uint8_t *m = malloc(EW_SIZE), *buf = malloc(64 * 1024);
+	int worst_n = 0;
+
+	for (int n = 1; n <= 60 && m && buf; n++) {
+		struct zvd_backend *inner, *be;
+		struct zvd_dev *dev = NULL;
+		struct ew_op ops[EW_OPS];
+		int last_flush = 0, ok = 0;
+
+		/* a crash backend over memory: the handle can be dropped as a
+		 * power cut drops it, and the image reopened from @inner */
+		CHECK_EQ(zvd_backend_mem_create(&inner), 0);
+		CHECK_EQ(zvd_backend_crash_create(inner, (uint64_t)n, &be), 0);
+		CHECK_EQ(zvd_create_volume(be, EW_SIZE, &dev), 0);
+		if (!dev)
+			return;
+		srand((unsigned)n);
+		CHECK_EQ(zvd_backend_inject_write_error(be, (uint64_t)n, -ENOSPC, 1), 0);
+		for (int i = 0; i < EW_OPS; i++) {
+			struct ew_op *o = &ops[i];
+
+			o->kind = i % 6 == 5 ? 2 : (i % 7 == 3 ? 1 : 0);
+			o->len = (uint32_t)(1 + rand() % 16) * 4096;
+			o->off = (uint64_t)(rand() % (int)((EW_SIZE - o->len) / 4096)) * 4096;
+			if (o->kind == 0) {
+				fill(buf, o->len, (uint32_t)i + 100);
+				o->ok = zvd_write(dev, buf, o->len, o->off, 0) == 0;
+			} else if (o->kind == 1) {
+				o->ok = zvd_discard(dev, o->off, o->len, 0) == 0;
+			} else {
+				o->ok = zvd_flush(dev) == 0;
+				if (o->ok)
+					last_flush = i + 1;
+			}
+		}
+		CHECK_EQ(zvd_backend_inject_write_error(be, 0, 0, 0), 0);
+		if (zvd_flush(dev) == 0) {
+			/* recovered: everything acknowledged is there */
+			ew_model(ops, EW_OPS, m);
+			CHECK(same(dev, m, EW_SIZE));
+			last_flush = EW_OPS;
+		} else {
+			worst_n = n;
+		}
+		/* what survives: cut the power, reopen from what reached
+		 * memory */
+		zvd_crash_cut(be);
+		zvd_close(dev);
+		CHECK_EQ(zvd_check(inner, print_problem, NULL), 0);
+		CHECK_EQ(zvd_backend_crash_create(inner, 1, &be), 0);
+		dev = NULL;
+		CHECK_EQ(zvd_open(be, 0, &dev), 0);
+		for (int k = EW_OPS; dev && k >= last_flush && !ok; k--) {
+			ew_model(ops, k, m);
+			ok = same(dev, m, EW_SIZE);
+		}
+		if (!ok)
+			printf("# n=%d: no prefix from op %d on matches\n", n,
+			       last_flush);
+		CHECK(ok);
+		zvd_close(dev);
+		zvd_backend_close(inner);
+	}
+	if (worst_n)
+		printf("# the last fault that left the handle refusing changes: "
+		       "write %d\n", worst_n);
+	free(m);
+	free(buf);
+}
+
 int main(void)
 {
 	srand(42);
@@ -370,5 +474,6 @@ int main(void)
 	RUN(test_discard_and_map);
 	RUN(test_snapshots);
 	RUN(test_clone_and_backing);
+	RUN(test_write_errors);
 	HARNESS_EXIT();
 }
