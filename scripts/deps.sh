@@ -16,6 +16,10 @@ command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v llvm-objdump >/dev/null 2>&1 || need+=(llvm)
 # liburing: the ublk server (src/ublk/) talks to the kernel through io_uring
 [ -f /usr/include/liburing.h ] || need+=(liburing-dev)
+# GnuTLS: TLS for the NBD server (src/nbd/nbd_tls.c); gnutls-bin gives
+# certtool and psktool, which tests/nbd/tls.sh makes its keys with
+[ -f /usr/include/gnutls/gnutls.h ] || need+=(libgnutls28-dev)
+command -v certtool >/dev/null 2>&1 || need+=(gnutls-bin)
 # qemu-img and qemu-io: the peer of bench/run-snap (qcow2 snapshots)
 command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 # NBD clients that tests/nbd/ drives zvd serve --nbd with (nbdinfo and

@@ -115,7 +115,8 @@ static const struct cli_help helps[] = {
 	{ "serve",
 	  "zvd serve --ublk IMAGE [--queues N] [--depth D] [--id N] [--mem] | "
 	  "zvd serve --nbd IMAGE[@SNAPSHOT]... [--socket PATH | --tcp [HOST]:PORT] "
-	  "[--readonly]",
+	  "[--readonly] [--tls off|on|require] [--tls-psk FILE | --tls-creds DIR "
+	  "[--tls-verify-peer]]",
 	  "--ublk: present IMAGE as a host-managed zoned block device /dev/ublkbN\n"
 	  "(Linux ublk; needs root, Linux 6.6+ with zoned ublk, and a\n"
 	  "power-of-two zone size). Prints the device path on standard output\n"
@@ -143,7 +144,16 @@ static const struct cli_help helps[] = {
 	  "  --tcp [HOST]:PORT        listen on TCP instead (HOST default\n"
 	  "                           127.0.0.1; PORT 0: any free port)\n"
 	  "  --readonly               open every image read-only; needed to serve\n"
-	  "                           an image together with its snapshots\n" },
+	  "                           an image together with its snapshots\n"
+	  "  --tls off|on|require     TLS (STARTTLS): off (default), offered, or\n"
+	  "                           required of every client (the default when\n"
+	  "                           credentials are given)\n"
+	  "  --tls-psk FILE           pre-shared keys, lines username:hexkey\n"
+	  "                           (psktool's format)\n"
+	  "  --tls-creds DIR          X.509: DIR/ca-cert.pem, server-cert.pem,\n"
+	  "                           server-key.pem\n"
+	  "  --tls-verify-peer        X.509: require a client certificate\n"
+	  "                           signed by DIR/ca-cert.pem\n" },
 	{ "up", "zvd up [IMAGE] [--queues N] [--depth D] [--id N]",
 	  "Serve IMAGE (default ./zvd.img, created with the default geometry\n"
 	  "if missing) with the best front end this host has: ublk. Without\n"

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -309,6 +310,10 @@ struct nbd_cli {
 	const char *socket;
 	const char *tcp;
 	bool readonly;
+	const char *tls;	/* off, on, require */
+	const char *tls_psk;
+	const char *tls_creds;
+	bool tls_verify_peer;
 };
 
 /* Options of --ublk, refused with --nbd. */
@@ -342,10 +347,22 @@ static int nbd_option(int argc, char **argv, int *i, struct nbd_cli *o)
 		o->readonly = true;
 		return 0;
 	}
+	if (len == 15 && !strncmp(name, "tls-verify-peer", 15)) {
+		if (eq)
+			return cli_usage_error("serve", "--tls-verify-peer takes no value");
+		o->tls_verify_peer = true;
+		return 0;
+	}
 	if (len == 6 && !strncmp(name, "socket", 6))
 		slot = &o->socket;
 	else if (len == 3 && !strncmp(name, "tcp", 3))
 		slot = &o->tcp;
+	else if (len == 3 && !strncmp(name, "tls", 3))
+		slot = &o->tls;
+	else if (len == 7 && !strncmp(name, "tls-psk", 7))
+		slot = &o->tls_psk;
+	else if (len == 9 && !strncmp(name, "tls-creds", 9))
+		slot = &o->tls_creds;
 	if (!slot) {
 		if (is_ublk_option(name, len))
 			return cli_usage_error("serve", "--%.*s is an option of --ublk, not of --nbd",
@@ -364,6 +381,33 @@ static int nbd_option(int argc, char **argv, int *i, struct nbd_cli *o)
 					       (int)len, name);
 		*slot = argv[++*i];
 	}
+	return 0;
+}
+
+/* --tls MODE and its credentials. Credentials without --tls mean
+ * --tls require. Returns 0 or an exit code. */
+static int check_tls_options(struct nbd_cli *o)
+{
+	bool creds = o->tls_psk || o->tls_creds;
+
+	if (o->tls && strcmp(o->tls, "off") && strcmp(o->tls, "on") &&
+	    strcmp(o->tls, "require"))
+		return cli_usage_error("serve", "--tls %s: expected off, on or require",
+				       o->tls);
+	if (!o->tls && creds)
+		o->tls = "require";
+	if (!o->tls || !strcmp(o->tls, "off")) {
+		if (creds || o->tls_verify_peer)
+			return cli_usage_error("serve", "TLS credentials given with --tls off");
+		return 0;
+	}
+	if (!creds)
+		return cli_usage_error("serve", "--tls %s needs --tls-psk FILE or --tls-creds DIR",
+				       o->tls);
+	if (o->tls_psk && o->tls_creds)
+		return cli_usage_error("serve", "--tls-psk and --tls-creds: choose one");
+	if (o->tls_verify_peer && !o->tls_creds)
+		return cli_usage_error("serve", "--tls-verify-peer needs --tls-creds DIR");
 	return 0;
 }
 
@@ -401,7 +445,7 @@ static int parse_nbd(int argc, char **argv, struct nbd_cli *o)
 		return cli_usage_error("serve", "--socket and --tcp: choose one");
 	if (o->socket && !o->socket[0])
 		return cli_usage_error("serve", "--socket needs a path");
-	return 0;
+	return check_tls_options(o);
 }
 
 /* Split --tcp HOST:PORT (or :PORT, which means 127.0.0.1) into @host and
@@ -512,6 +556,16 @@ static int open_exports(const struct nbd_cli *o, struct cli_image *im,
 	return 0;
 }
 
+/* How announce describes TLS. */
+static const char *tls_note(const struct nbd_cli *o)
+{
+	if (!o->tls || !strcmp(o->tls, "off"))
+		return "";
+	if (!strcmp(o->tls, "on"))
+		return o->tls_psk ? ", TLS (PSK) offered" : ", TLS (X.509) offered";
+	return o->tls_psk ? ", TLS (PSK) required" : ", TLS (X.509) required";
+}
+
 /* Print where the server listens and a URI per export on stdout (what
  * scripts wait for), and a note on stderr. */
 static void announce(const struct nbd_server *s, const struct nbd_cli *o)
@@ -525,10 +579,10 @@ static void announce(const struct nbd_server *s, const struct nbd_cli *o)
 			printf("%s\n", uri);
 	fflush(stdout);
 	fprintf(stderr,
-		"zvd serve: NBD server on %s, %d export%s%s; SIGINT or SIGTERM "
+		"zvd serve: NBD server on %s, %d export%s%s%s; SIGINT or SIGTERM "
 		"stops it\n",
 		nbd_server_address(s), o->nimages, o->nimages == 1 ? "" : "s",
-		o->readonly ? " (read-only)" : "");
+		o->readonly ? " (read-only)" : "", tls_note(o));
 }
 
 /* Make the listening socket from --socket / --tcp or the default. */
@@ -565,26 +619,57 @@ static int nbd_listen_on(const struct nbd_cli *o, const struct cli_image *im,
 	return cli_error("serve", "cannot listen: %s", why);
 }
 
+/* The TLS credentials --tls-psk or --tls-creds names (none with TLS
+ * off). Returns 0 or an exit code. */
+static int load_tls(const struct nbd_cli *o, struct nbd_tls **tls)
+{
+	struct nbd_tls_opts t = { 0 };
+	char why[1024];
+	struct stat st;
+
+	if (o->tls && !strcmp(o->tls, "on"))
+		t.mode = NBD_TLS_ON;
+	else if (o->tls && !strcmp(o->tls, "require"))
+		t.mode = NBD_TLS_REQUIRE;
+	t.psk_file = o->tls_psk;
+	t.creds_dir = o->tls_creds;
+	t.verify_peer = o->tls_verify_peer;
+	if (nbd_tls_create(&t, tls, why, sizeof(why)))
+		return cli_error("serve", "TLS: %s", why);
+	if (o->tls_psk && stat(o->tls_psk, &st) == 0 && (st.st_mode & 077))
+		fprintf(stderr, "zvd serve: warning: %s can be read by others "
+			"than its owner (chmod 600 it)\n", o->tls_psk);
+	return 0;
+}
+
 static int serve_nbd(int argc, char **argv)
 {
 	static struct cli_image im[NBD_MAX_EXPORTS];
 	struct zvd_dev *devs[NBD_MAX_EXPORTS] = { 0 };
 	struct nbd_export ex[NBD_MAX_EXPORTS];
 	struct nbd_server *s = NULL;
+	struct nbd_tls *tls = NULL;
 	struct nbd_cli o;
 	int i, rc, rc2;
 
 	rc = parse_nbd(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = open_exports(&o, im, devs, ex);
+	rc = load_tls(&o, &tls);
 	if (rc)
 		return rc;
+	rc = open_exports(&o, im, devs, ex);
+	if (rc) {
+		nbd_tls_free(tls);
+		return rc;
+	}
 	rc = nbd_listen_on(&o, im, ex, &s);
 	if (rc) {
 		close_exports(devs, im, o.nimages, false);
+		nbd_tls_free(tls);
 		return rc;
 	}
+	nbd_server_set_tls(s, tls);
 	/* snapshot and gc requests on the held images come through this */
 	for (i = 0; i < o.nimages; i++)
 		if (!ex[i].readonly && !im[i].snap[0] &&
@@ -598,6 +683,7 @@ static int serve_nbd(int argc, char **argv)
 		rc = cli_error("serve", "the NBD server failed: %s",
 			       strerror(-rc));
 	nbd_server_free(s);
+	nbd_tls_free(tls);
 	ctl_stop();
 	rc2 = close_exports(devs, im, o.nimages, true);
 	return rc ? rc : rc2;

@@ -11,6 +11,7 @@
  *   nbd_cmd.c        the transmission phase: requests, replies, the
  *                    connection's worker threads
  *   nbd_server.c     listening sockets, accepting, clean shutdown
+ *   nbd_tls.c        TLS (GnuTLS): credentials, STARTTLS, record I/O
  *
  * Threads: each connection has up to NBD_CONN_THREADS workers (started as
  * requests pile up); a worker takes the connection's receive lock, reads
@@ -59,10 +60,45 @@ struct nbd_export {
 void nbd_export_init(struct nbd_export *e, const char *name,
 		     struct zvd_dev *dev, bool readonly);
 
+/* TLS: off (STARTTLS refused with ERR_POLICY), on (STARTTLS offered,
+ * plain clients served too: the protocol's SELECTIVETLS with no TLS-only
+ * export) or require (every option but STARTTLS and ABORT refused with
+ * ERR_TLS_REQD until TLS is up: FORCEDTLS). */
+enum nbd_tls_mode { NBD_TLS_OFF, NBD_TLS_ON, NBD_TLS_REQUIRE };
+
+struct nbd_tls_opts {
+	enum nbd_tls_mode mode;
+	const char *psk_file;  /* lines "username:hexkey" (psktool), or NULL */
+	const char *creds_dir; /* X.509: ca-cert.pem, server-cert.pem,
+				* server-key.pem (qemu's layout), or NULL */
+	bool verify_peer;      /* X.509: require a client certificate that
+				* ca-cert.pem vouches for */
+};
+
+/* The server's TLS credentials, shared read-only by every connection. */
+struct nbd_tls;
+
+/* Load the credentials @o names (exactly one of psk_file and creds_dir
+ * unless the mode is off). *@out is NULL for NBD_TLS_OFF. Returns 0 or a
+ * negative errno with a reason in @why. */
+int nbd_tls_create(const struct nbd_tls_opts *o, struct nbd_tls **out,
+		   char *why, size_t why_len);
+
+/* The mode of @t (NULL: off). */
+enum nbd_tls_mode nbd_tls_mode(const struct nbd_tls *t);
+
+/* Free what nbd_tls_create made; accepts NULL. */
+void nbd_tls_free(struct nbd_tls *t);
+
 /* Serve one connected socket @fd (handshake and transmission) until the
  * client leaves or breaks the protocol; closes nothing. Returns 0, or a
- * negative errno when the connection ended on an error. */
+ * negative errno when the connection ended on an error. Without TLS. */
 int nbd_serve_connection(const struct nbd_export *ex, unsigned nr, int fd);
+
+/* The same with the TLS credentials @tls (NULL: off), which must outlive
+ * the call. */
+int nbd_serve_connection_tls(const struct nbd_export *ex, unsigned nr,
+			     const struct nbd_tls *tls, int fd);
 
 /* Where to listen: a Unix socket, or TCP. */
 struct nbd_listen {
@@ -82,12 +118,17 @@ int nbd_server_create(const struct nbd_export *ex, unsigned nr,
 		      const struct nbd_listen *l, struct nbd_server **out,
 		      char *why, size_t why_len);
 
+/* Serve TLS with @tls (NULL: off; kept by the caller until the server
+ * is freed) on connections accepted from now on. */
+void nbd_server_set_tls(struct nbd_server *s, const struct nbd_tls *tls);
+
 /* Where the server listens: the absolute socket path, or HOST:PORT with
  * the port actually bound. */
 const char *nbd_server_address(const struct nbd_server *s);
 
 /* A URI a client can use for export @i (nbd+unix:///NAME?socket=PATH or
- * nbd://HOST:PORT/NAME) into @buf. Returns 0 or -ENAMETOOLONG. */
+ * nbd://HOST:PORT/NAME; nbds+unix and nbds with TLS on or required) into
+ * @buf; the client adds its own credentials. Returns 0 or -ENAMETOOLONG. */
 int nbd_server_uri(const struct nbd_server *s, unsigned i, char *buf,
 		   size_t len);
 

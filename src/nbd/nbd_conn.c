@@ -4,6 +4,10 @@
  * stream, sending whole replies, finding exports by name, the flags an
  * export advertises, and nbd_serve_connection(), which runs the handshake
  * and then the transmission phase on a connected socket.
+ *
+ * Once STARTTLS is done, reads and writes go through the connection's TLS
+ * session (nbd_tls.c) instead of the socket; the plain path is one test
+ * of c->session away from what it was.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,13 +72,15 @@ const struct nbd_export *nbd_find_export(const struct nbd_conn *c,
 	return NULL;
 }
 
-/* Read what the socket has (at least one byte). */
-static ssize_t read_some(int fd, void *buf, size_t len)
+/* Read what the stream has (at least one byte). */
+static ssize_t read_some(struct nbd_conn *c, void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->session)
+		return nbd_tls_recv(c, buf, len);
 	do
-		n = read(fd, buf, len);
+		n = read(c->fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -100,14 +106,14 @@ int nbd_recv(struct nbd_conn *c, void *buf, size_t len)
 		}
 		if (len >= NBD_RBUF_SIZE) {
 			/* a big payload goes straight to its buffer */
-			n = read_some(c->fd, p, len);
+			n = read_some(c, p, len);
 			if (n < 0)
 				return (int)n;
 			p += n;
 			len -= (size_t)n;
 			continue;
 		}
-		n = read_some(c->fd, c->rbuf, NBD_RBUF_SIZE);
+		n = read_some(c, c->rbuf, NBD_RBUF_SIZE);
 		if (n < 0)
 			return (int)n;
 		c->rpos = 0;
@@ -144,6 +150,8 @@ int nbd_send(struct nbd_conn *c, struct iovec *iov, int n)
 	struct msghdr m = { 0 };
 	ssize_t k;
 
+	if (c->session)
+		return nbd_tls_send(c, iov, n);
 	while (n > 0) {
 		m.msg_iov = iov;
 		m.msg_iovlen = (size_t)n;
@@ -168,6 +176,12 @@ int nbd_send(struct nbd_conn *c, struct iovec *iov, int n)
 
 int nbd_serve_connection(const struct nbd_export *ex, unsigned nr, int fd)
 {
+	return nbd_serve_connection_tls(ex, nr, NULL, fd);
+}
+
+int nbd_serve_connection_tls(const struct nbd_export *ex, unsigned nr,
+			     const struct nbd_tls *tls, int fd)
+{
 	struct nbd_conn *c = calloc(1, sizeof(*c));
 	int rc = -ENOMEM;
 
@@ -179,6 +193,7 @@ int nbd_serve_connection(const struct nbd_export *ex, unsigned nr, int fd)
 	c->fd = fd;
 	c->exports = ex;
 	c->nr_exports = nr;
+	c->tls = nbd_tls_mode(tls) == NBD_TLS_OFF ? NULL : tls;
 	pthread_mutex_init(&c->recv_lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
@@ -187,6 +202,7 @@ int nbd_serve_connection(const struct nbd_export *ex, unsigned nr, int fd)
 		rc = nbd_transmission(c);
 	else if (rc > 0)
 		rc = 0;
+	nbd_tls_end(c, rc == 0);
 	pthread_mutex_destroy(&c->recv_lock);
 	pthread_mutex_destroy(&c->send_lock);
 	pthread_mutex_destroy(&c->lock);

@@ -9,6 +9,11 @@
  * always answered with an error reply and the stream stays in step.
  * Unknown options get ERR_UNSUP. Names are only ever compared with the
  * configured exports: nothing a client sends can open anything else.
+ *
+ * TLS (docs/NBD.md): with TLS off, STARTTLS gets ERR_POLICY; on, it is
+ * offered and plain clients are served too; required, every option but
+ * STARTTLS and ABORT gets ERR_TLS_REQD (EXPORT_NAME, which has no error
+ * reply, closes the connection) until the TLS handshake is done.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -257,6 +262,45 @@ static int opt_meta(struct nbd_conn *c, uint32_t opt, const char *d,
 	return opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
 }
 
+/* Is TLS required and not up yet? */
+static bool tls_wanted(const struct nbd_conn *c)
+{
+	return nbd_tls_mode(c->tls) == NBD_TLS_REQUIRE && !c->session;
+}
+
+/* STARTTLS: ACK, then the TLS handshake; the rest of the haggling runs
+ * over TLS. */
+static int opt_starttls(struct nbd_conn *c, uint32_t len)
+{
+	int rc;
+
+	if (!c->tls)
+		return opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY,
+				 "TLS is not enabled on this server");
+	if (c->session)
+		return opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+				 "TLS is already negotiated");
+	if (len)
+		return opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+				 "STARTTLS takes no data");
+	/* Bytes the client sent after STARTTLS, before our ACK, were never
+	 * protected: a man in the middle could have put them there. The
+	 * client must wait for the ACK, so any such byte is a violation. */
+	if (c->rpos < c->rlen)
+		return -EPROTO;
+	rc = opt_reply(c, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+	if (rc)
+		return rc;
+	rc = nbd_tls_start(c);
+	if (rc)
+		return rc;
+	/* nothing negotiated in plain text carries over into TLS */
+	c->structured = false;
+	c->meta_ex = NULL;
+	c->meta_alloc = false;
+	return 0;
+}
+
 /* Handle one option whose data is @d (@len bytes). Returns 0 to go on,
  * 1 to close politely, 2 to start transmission, or a negative errno. */
 static int handle_option(struct nbd_conn *c, uint32_t opt, const char *d,
@@ -264,6 +308,12 @@ static int handle_option(struct nbd_conn *c, uint32_t opt, const char *d,
 {
 	int rc;
 
+	if (tls_wanted(c) && opt != NBD_OPT_STARTTLS && opt != NBD_OPT_ABORT) {
+		if (opt == NBD_OPT_EXPORT_NAME)
+			return -EACCES; /* no error reply exists: close */
+		return opt_error(c, opt, NBD_REP_ERR_TLS_REQD,
+				 "this server requires TLS (STARTTLS)");
+	}
 	switch (opt) {
 	case NBD_OPT_EXPORT_NAME:
 		rc = opt_export_name(c, d, len);
@@ -275,8 +325,7 @@ static int handle_option(struct nbd_conn *c, uint32_t opt, const char *d,
 	case NBD_OPT_LIST:
 		return opt_list(c, len);
 	case NBD_OPT_STARTTLS:
-		return opt_error(c, opt, NBD_REP_ERR_POLICY,
-				 "TLS is not supported by this server");
+		return opt_starttls(c, len);
 	case NBD_OPT_INFO:
 	case NBD_OPT_GO:
 		return opt_info_go(c, opt, d, len);
@@ -315,6 +364,10 @@ static int greet(struct nbd_conn *c)
 	flags = nbd_get32(f);
 	if (flags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))
 		return -EPROTO;
+	/* a client without fixed newstyle cannot ask for TLS */
+	if (nbd_tls_mode(c->tls) == NBD_TLS_REQUIRE &&
+	    !(flags & NBD_FLAG_C_FIXED_NEWSTYLE))
+		return -EACCES;
 	c->no_zeroes = flags & NBD_FLAG_C_NO_ZEROES;
 	return 0;
 }
@@ -351,8 +404,13 @@ int nbd_handshake(struct nbd_conn *c)
 				rc = -EPROTO;
 				break;
 			}
-			rc = opt_error(c, opt, NBD_REP_ERR_TOO_BIG,
-				       "option too long");
+			if (tls_wanted(c) && opt != NBD_OPT_STARTTLS &&
+			    opt != NBD_OPT_ABORT)
+				rc = opt_error(c, opt, NBD_REP_ERR_TLS_REQD,
+					       "this server requires TLS");
+			else
+				rc = opt_error(c, opt, NBD_REP_ERR_TOO_BIG,
+					       "option too long");
 			continue;
 		}
 		rc = nbd_recv(c, d, len);

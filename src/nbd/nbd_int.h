@@ -10,7 +10,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
+
+#include <gnutls/gnutls.h>
 
 #include "nbd.h"
 #include "nbd_proto.h"
@@ -23,6 +26,8 @@ struct nbd_conn {
 	int fd;
 	const struct nbd_export *exports;
 	unsigned nr_exports;
+	const struct nbd_tls *tls;   /* credentials, or NULL: TLS off */
+	gnutls_session_t session;    /* once STARTTLS is done, else NULL */
 
 	/* negotiated in the handshake; fixed afterwards */
 	const struct nbd_export *ex; /* the export being served */
@@ -77,6 +82,26 @@ uint16_t nbd_export_flags(const struct nbd_export *e, bool structured);
  * on to transmission (c->ex set), 1 when the client left politely (ABORT),
  * or a negative errno when the connection must be dropped. */
 int nbd_handshake(struct nbd_conn *c);
+
+/* ---- nbd_tls.c ------------------------------------------------------------ */
+
+/* After STARTTLS was acknowledged: the TLS handshake on c->fd with
+ * c->tls; on success every later nbd_recv and nbd_send goes through the
+ * session. Returns 0, or a negative errno (-EACCES: the handshake
+ * failed) after which the connection must be dropped. */
+int nbd_tls_start(struct nbd_conn *c);
+
+/* Read what the session has (at least one byte): a count, -ECONNRESET
+ * at the end of the stream, or another negative errno. */
+ssize_t nbd_tls_recv(struct nbd_conn *c, void *buf, size_t len);
+
+/* Send all of @iov (@n pieces) through the session. Returns 0 or a
+ * negative errno. */
+int nbd_tls_send(struct nbd_conn *c, const struct iovec *iov, int n);
+
+/* End the session (close_notify first when @clean) and free it; nothing
+ * without one. */
+void nbd_tls_end(struct nbd_conn *c, bool clean);
 
 /* ---- nbd_cmd.c ------------------------------------------------------------ */
 

@@ -30,6 +30,7 @@
 struct nbd_server {
 	const struct nbd_export *ex;
 	unsigned nr;
+	const struct nbd_tls *tls; /* NULL: TLS off */
 	int lfd;
 	bool is_unix;
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -246,6 +247,11 @@ void nbd_server_free(struct nbd_server *s)
 	free(s);
 }
 
+void nbd_server_set_tls(struct nbd_server *s, const struct nbd_tls *tls)
+{
+	s->tls = tls;
+}
+
 const char *nbd_server_address(const struct nbd_server *s)
 {
 	return s->address;
@@ -281,15 +287,16 @@ static int put_encoded(char *dst, size_t len, size_t *pos, const char *src,
 int nbd_server_uri(const struct nbd_server *s, unsigned i, char *buf,
 		   size_t len)
 {
+	const char *scheme = nbd_tls_mode(s->tls) == NBD_TLS_OFF ? "nbd" : "nbds";
 	size_t pos;
 	int n;
 
 	if (i >= s->nr)
 		return -EINVAL;
 	if (s->is_unix)
-		n = snprintf(buf, len, "nbd+unix:///");
+		n = snprintf(buf, len, "%s+unix:///", scheme);
 	else
-		n = snprintf(buf, len, "nbd://%s/", s->uri_host);
+		n = snprintf(buf, len, "%s://%s/", scheme, s->uri_host);
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	pos = (size_t)n;
@@ -312,7 +319,7 @@ static void *conn_main(void *arg)
 	struct nbd_server *s = ca->s;
 	int fd = ca->fd;
 
-	nbd_serve_connection(s->ex, s->nr, fd);
+	nbd_serve_connection_tls(s->ex, s->nr, s->tls, fd);
 	pthread_mutex_lock(&s->lock);
 	s->fds[ca->slot] = -1;
 	close(fd);
