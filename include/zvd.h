@@ -411,6 +411,16 @@ int zvd_open_snapshot(struct zvd_backend *be, const char *name,
 		      struct zvd_dev **out);
 
 /*
+ * Open a read-only view of snapshot @name of the image @dev has open (for
+ * writing, typically: the view needs no lock of its own, since the
+ * snapshot never changes). While the view is open the snapshot cannot be
+ * deleted through @dev (-EBUSY). Close the view before @dev. The image
+ * must be in a file (-EOPNOTSUPP otherwise).
+ */
+int zvd_open_snapshot_of(struct zvd_dev *dev, const char *name,
+			 struct zvd_dev **out);
+
+/*
  * Clone: create the image file @new_path as a writable image that reads as
  * snapshot @snapshot of the image at @origin_path, sharing its data (only
  * what the clone changes takes space). The origin records the clone, and

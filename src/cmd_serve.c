@@ -488,8 +488,7 @@ static const char *export_name(const char *spec)
 	return slash && slash[1] ? slash + 1 : spec;
 }
 
-/* Refuse two exports of one name, and a snapshot served next to its
- * image opened for writing (the image's lock excludes the snapshot's). */
+/* Refuse two exports of one name. */
 static int check_exports(const struct nbd_cli *o, const struct cli_image *im)
 {
 	int i, j;
@@ -502,24 +501,21 @@ static int check_exports(const struct nbd_cli *o, const struct cli_image *im)
 						       "two exports would be named '%s'; "
 						       "serve them from two servers",
 						       export_name(im[i].spec));
-			if (!o->readonly && !strcmp(im[i].path, im[j].path))
-				return cli_usage_error("serve",
-						       "%s and %s: an image and its snapshots "
-						       "can be served together only with "
-						       "--readonly (the image is locked while "
-						       "open for writing)",
-						       im[j].spec, im[i].spec);
 		}
 	return 0;
 }
 
-/* Close what open_exports opened. Returns 0 or an exit code. */
+/* Close what open_exports opened: snapshot exports first (a view of a
+ * served image must close before it). Returns 0 or an exit code. */
 static int close_exports(struct zvd_dev **devs, const struct cli_image *im,
 			 int n, bool report)
 {
-	int i, rc = 0, r;
+	int i, k, rc = 0, r;
 
-	for (i = 0; i < n; i++) {
+	for (k = 0; k < 2 * n; k++) {
+		i = k % n;
+		if (!devs[i] || (k < n) != (im[i].snap[0] != 0))
+			continue;
 		r = cli_close("serve", devs[i]);
 		if (!r && report)
 			fprintf(stderr, "zvd serve: %s flushed and closed\n",
@@ -528,6 +524,25 @@ static int close_exports(struct zvd_dev **devs, const struct cli_image *im,
 			rc = r;
 	}
 	return rc;
+}
+
+/* Open export @i: a snapshot of an image already open here for writing
+ * is a view of that image; anything else is opened from its file. */
+static int open_export(const struct nbd_cli *o, struct cli_image *im,
+		       struct zvd_dev **devs, int i)
+{
+	int j, err;
+
+	for (j = 0; im[i].snap[0] && !o->readonly && j < o->nimages; j++) {
+		if (im[j].snap[0] || !devs[j] || strcmp(im[i].path, im[j].path))
+			continue;
+		err = zvd_open_snapshot_of(devs[j], im[i].snap, &devs[i]);
+		if (err)
+			return cli_dev_error("serve", devs[j], err);
+		return 0;
+	}
+	return cli_open_image("serve", o->images[i], o->readonly, &im[i],
+			      &devs[i]);
 }
 
 static int open_exports(const struct nbd_cli *o, struct cli_image *im,
@@ -543,15 +558,21 @@ static int open_exports(const struct nbd_cli *o, struct cli_image *im,
 	rc = check_exports(o, im);
 	if (rc)
 		return rc;
-	for (i = 0; i < o->nimages; i++) {
-		rc = cli_open_image("serve", o->images[i], o->readonly, &im[i],
-				    &devs[i]);
-		if (rc) {
-			close_exports(devs, im, i, false);
-			return rc;
+	/* images first, then snapshots: a snapshot of an image this server
+	 * writes is opened as a view of it (the image's lock would keep a
+	 * second opening out) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < o->nimages; i++) {
+			if ((pass == 0) == (im[i].snap[0] != 0))
+				continue;
+			rc = open_export(o, im, devs, i);
+			if (rc) {
+				close_exports(devs, im, o->nimages, false);
+				return rc;
+			}
+			nbd_export_init(&ex[i], export_name(o->images[i]),
+					devs[i], o->readonly);
 		}
-		nbd_export_init(&ex[i], export_name(o->images[i]), devs[i],
-				o->readonly);
 	}
 	return 0;
 }

@@ -69,6 +69,7 @@ struct vsnap {
 	struct vmap map;
 	struct vclone *clones;
 	uint32_t nr_clones;
+	uint32_t views; /* open zvd_open_snapshot_of views (under v->lock) */
 };
 
 struct seg {

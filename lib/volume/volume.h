@@ -68,6 +68,10 @@ int vol_register_clone(struct zvd_dev *o, const char *snap,
 int vol_unregister_clone(struct zvd_dev *o, const uint8_t *uuid);
 int vol_has_clones(struct zvd_dev *dev);
 struct zvd_dev *vol_base(struct zvd_dev *dev);
+/* Count a view of snapshot @name opening (+1, returns its id in *id, or
+ * -ENOENT) or closing (-1, by *id). */
+int vol_snapshot_view(struct zvd_dev *dev, const char *name, int delta,
+		      uint32_t *id);
 int vol_rebase(struct zvd_dev *dev, struct zvd_dev *nb, const char *nb_abs,
 	       zvd_progress_fn progress, void *arg);
 

@@ -333,6 +333,11 @@ int vol_snapshot_delete(struct zvd_dev *dev, const char *name)
 		pthread_rwlock_unlock(&v->lock);
 		return dev_fail_msg(dev, -ENOENT, "no snapshot '%s'", name);
 	}
+	if (s->views) {
+		pthread_rwlock_unlock(&v->lock);
+		return dev_fail_msg(dev, -EBUSY, "snapshot '%s' is open as a "
+				    "view (served)", name);
+	}
 	for (uint32_t i = 0; i < s->nr_clones && !err; i++) {
 		if (clone_alive(&s->clones[i])) {
 			err = dev_fail_msg(dev, -EBUSY,
@@ -573,6 +578,22 @@ int vol_unregister_clone(struct zvd_dev *o, const uint8_t *uuid)
 	}
 	pthread_rwlock_unlock(&v->lock);
 	return err ? err : vol_commit(o, 0);
+}
+
+int vol_snapshot_view(struct zvd_dev *dev, const char *name, int delta,
+		      uint32_t *id)
+{
+	struct vol *v = dev->vol;
+	struct vsnap *s;
+
+	pthread_rwlock_wrlock(&v->lock);
+	s = delta > 0 ? vsnap_find(v, name) : vsnap_by_id(v, *id);
+	if (s) {
+		s->views += (uint32_t)delta;
+		*id = s->id;
+	}
+	pthread_rwlock_unlock(&v->lock);
+	return s ? 0 : -ENOENT;
 }
 
 struct zvd_dev *vol_base(struct zvd_dev *dev)

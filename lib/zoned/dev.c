@@ -381,6 +381,14 @@ int zvd_close(struct zvd_dev *dev)
 
 	if (!dev)
 		return 0;
+	if (dev->view_of) {
+		uint32_t id = dev->view_snap;
+
+		if (dev->view_of->vol)
+			vol_snapshot_view(dev->view_of, NULL, -1, &id);
+		else
+			snap_views(dev->view_of, NULL, -1, &id);
+	}
 	if (dev->vol)
 		gc_halt(dev);
 	if (!dev->readonly)

@@ -500,6 +500,9 @@ int zvd_snapshot_delete(struct zvd_dev *dev, const char *name)
 		return err;
 	if (dev->vol)
 		return vol_snapshot_delete(dev, name);
+	if (snap_views(dev, name, 0, NULL) > 0)
+		return dev_fail_msg(dev, -EBUSY, "snapshot '%s' is open as a "
+				    "view (served)", name);
 	err = clones_find_stale(dev, name, &a.stale, &a.nr_stale);
 	if (!err)
 		err = dev_flush_op(dev, &op);
@@ -617,6 +620,71 @@ int dev_apply_snapshot(struct zvd_dev *dev, const char *name,
 			err = zview_replace(dev, &dev->zones[zi].st, v);
 	}
 	return err ? err : dev_rebuild_resources(dev);
+}
+
+/*
+ * The views of snapshot @name (@id when @name is NULL): add @delta, store
+ * its id in *id (if not NULL) and return how many views it has now, or
+ * -ENOENT.
+ */
+int snap_views(struct zvd_dev *dev, const char *name, int delta,
+	       uint32_t *id)
+{
+	int n = -ENOENT;
+
+	pthread_mutex_lock(&dev->snap_lock);
+	for (uint32_t i = 0; i < dev->nr_snaps; i++) {
+		struct snap *s = dev->snaps[i];
+
+		if (name ? strcmp(s->name, name) : s->id != *id)
+			continue;
+		s->views += (uint32_t)delta;
+		if (id)
+			*id = s->id;
+		n = (int)s->views;
+		break;
+	}
+	pthread_mutex_unlock(&dev->snap_lock);
+	return n;
+}
+
+int zvd_open_snapshot_of(struct zvd_dev *dev, const char *name,
+			 struct zvd_dev **out)
+{
+	struct zvd_backend *be;
+	uint32_t id = 0;
+	int err;
+
+	if (!name || !name_valid(name))
+		return dev_fail_msg(dev, -EINVAL, "'%s' is not a valid snapshot "
+				    "name", name ? name : "");
+	if (!dev->be->path)
+		return dev_fail_msg(dev, -EOPNOTSUPP,
+				    "a view needs an image in a file");
+	/* counted first, so the snapshot cannot go while the view opens */
+	err = dev->vol ? vol_snapshot_view(dev, name, 1, &id)
+		       : snap_views(dev, name, 1, &id);
+	if (err < 0)
+		return dev_fail_msg(dev, -ENOENT, "no snapshot '%s'", name);
+	/* the image is locked by @dev; the snapshot never changes, so the
+	 * view reads the file without a lock of its own */
+	err = zvd_backend_file_open(dev->be->path,
+				    ZVD_FILE_READONLY | BE_FILE_NOLOCK, &be);
+	if (!err) {
+		err = zvd_open_snapshot(be, name, out);
+		if (err)
+			zvd_backend_close(be);
+	}
+	if (err) {
+		if (dev->vol)
+			vol_snapshot_view(dev, NULL, -1, &id);
+		else
+			snap_views(dev, NULL, -1, &id);
+		return err;
+	}
+	(*out)->view_of = dev;
+	(*out)->view_snap = id;
+	return 0;
 }
 
 int zvd_open_snapshot(struct zvd_backend *be, const char *name,

@@ -125,6 +125,7 @@ struct snap {
 	struct zview **saved; /* nr_zones entries, allocated on first use */
 	struct clone_ref *clones;
 	uint32_t nr_clones;
+	uint32_t views; /* open zvd_open_snapshot_of views (under snap_lock) */
 };
 
 /* The image this one reads through to, if any. */
@@ -182,6 +183,8 @@ struct zvd_dev {
 	struct zview **emitted; /* snapshot copies the running commit records */
 	uint32_t nr_emitted, cap_emitted;
 	struct vol *vol; /* set for a volume: lib/volume/ answers */
+	struct zvd_dev *view_of; /* a zvd_open_snapshot_of view: its image */
+	uint32_t view_snap;	 /* and the snapshot's id */
 };
 
 /* geometry.c */
@@ -265,6 +268,8 @@ void snap_mark_persisted(struct zvd_dev *dev, int all);
 int snaps_ref_chunks(struct zvd_dev *dev, uint32_t *bad_zone);
 int dev_apply_snapshot(struct zvd_dev *dev, const char *name,
 		       uint32_t want_id);
+int snap_views(struct zvd_dev *dev, const char *name, int delta,
+	       uint32_t *id);
 int snap_encode_clone(uint8_t type, uint32_t snap_id, const uint8_t *uuid,
 		      const char *path, struct img_recs *recs);
 struct clone_args {

@@ -90,10 +90,20 @@ if requires qemu-io nbdinfo && must_start "$V"; then
 	want_rc 0
 	must qemu-io -f raw -c 'write -P 0x66 0 64k' -c flush "$SRV_URI"
 	stop_server
-	# without --readonly an image and its snapshot cannot share a server
-	run_zvd serve --nbd "$V" "$V@s1"
-	want_rc 2
-	want_err 'readonly'
+	# the image written and its snapshot from one server: the snapshot
+	# is a view of the served image, and cannot be deleted while served
+	if must_start "$V@s1" "$V"; then
+		must qemu-io -f raw -c 'write -P 0x77 64k 64k' -c flush "${SRV_URIS[1]}"
+		must qemu-io -f raw -r -c 'read -P 0x55 0 64k' -c 'read -P 0 64k 64k' "${SRV_URIS[0]}" &&
+			! grep -q 'verification failed' "$T/cout" ||
+			fail_case "the snapshot export changed with the image"
+		run_zvd snapshot delete "$V" s1
+		want_rc 1
+		want_err 'view|served|busy'
+		must python3 "$HOSTILE" "$SRV_ADDR" vol.img@s1 $((64 << 20)) readonly_write
+		stop_server
+		[ "$SRV_RC" = 0 ] || fail_case "the server exited $SRV_RC"
+	fi
 	if must_start --readonly "$V" "$V@s1"; then
 		snap_uri=${SRV_URIS[1]}
 		case $snap_uri in
@@ -103,7 +113,7 @@ if requires qemu-io nbdinfo && must_start "$V"; then
 		must qemu-io -f raw -r -c 'read -P 0x55 0 64k' "$snap_uri" &&
 			! grep -q 'verification failed' "$T/cout" ||
 			fail_case "the snapshot does not read as taken"
-		must qemu-io -f raw -r -c 'read -P 0x66 0 64k' "$SRV_URI" &&
+		must qemu-io -f raw -r -c 'read -P 0x66 0 64k' -c 'read -P 0x77 64k 64k' "$SRV_URI" &&
 			! grep -q 'verification failed' "$T/cout" ||
 			fail_case "the image does not read as written"
 		nbdinfo --json "$snap_uri" >"$T/out" 2>&1

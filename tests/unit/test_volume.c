@@ -361,6 +361,54 @@ static void test_clone_and_backing(void)
 	free(b);
 }
 
+/* A view of a snapshot of an image open for writing, zoned or a volume:
+ * reads as the snapshot while the image changes, and holds the snapshot. */
+static void test_snapshot_views(void)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		const char *path = tpath(kind ? "view-vol.img" : "view-zoned.img");
+		struct zvd_dev *dev = NULL, *view = NULL;
+		struct zvd_backend *be;
+		uint8_t a[8192], b[8192];
+
+		unlink(path);
+		CHECK_EQ(zvd_backend_file_open(path, ZVD_FILE_CREATE, &be), 0);
+		if (kind) {
+			CHECK_EQ(zvd_create_volume(be, 8 * MiB, &dev), 0);
+		} else {
+			struct zvd_geometry g;
+
+			zvd_geometry_default(&g);
+			g.size = 16 * MiB;
+			g.zone_size = g.zone_capacity = 4 * MiB;
+			g.nr_conv_zones = 1;
+			g.max_open = g.max_active = 0;
+			CHECK_EQ(zvd_create(be, &g, &dev), 0);
+		}
+		if (!dev) {
+			zvd_backend_close(be);
+			return;
+		}
+		fill(a, sizeof(a), 11);
+		fill(b, sizeof(b), 12);
+		CHECK_EQ(zvd_write(dev, a, sizeof(a), 0, 0), 0);
+		CHECK_EQ(zvd_snapshot_create(dev, "v"), 0);
+		CHECK_EQ(zvd_open_snapshot_of(dev, "nope", &view), -ENOENT);
+		CHECK_EQ(zvd_open_snapshot_of(dev, "v", &view), 0);
+		if (!view)
+			return;
+		CHECK_EQ(zvd_write(dev, b, sizeof(b), 0, 0), 0);
+		CHECK_EQ(zvd_flush(dev), 0);
+		CHECK_EQ(zvd_read(view, b, sizeof(b), 0), 0);
+		CHECK(!memcmp(a, b, sizeof(a)));
+		CHECK_EQ(zvd_write(view, a, 4096, 0, 0) < 0, 1);
+		CHECK_EQ(zvd_snapshot_delete(dev, "v"), -EBUSY);
+		CHECK_EQ(zvd_close(view), 0);
+		CHECK_EQ(zvd_snapshot_delete(dev, "v"), 0);
+		CHECK_EQ(zvd_close(dev), 0);
+	}
+}
+
 /*
  * The backend fails every write from the n-th on (ENOSPC, as a full host
  * disk does), for every n up to past the end of a workload. Requests get
@@ -474,6 +522,7 @@ int main(void)
 	RUN(test_discard_and_map);
 	RUN(test_snapshots);
 	RUN(test_clone_and_backing);
+	RUN(test_snapshot_views);
 	RUN(test_write_errors);
 	HARNESS_EXIT();
 }
