@@ -225,18 +225,21 @@ static const struct cli_help helps[] = {
 	  "references, compact the journal and shrink the file. (It also runs in\n"
 	  "the background.)\n" },
 	{ "convert",
-	  "zvd convert import RAW IMAGE [create's geometry options] [--progress] [--quiet] | "
+	  "zvd convert import RAW IMAGE [create's geometry options | --conventional [--size S]] [--progress] [--quiet] | "
 	  "zvd convert export IMAGE[@SNAPSHOT] RAW [--progress] [--quiet]",
 	  "import: create IMAGE (which must not exist) from the raw file RAW, whose\n"
 	  "byte X becomes the device's byte X (a disk image, or a QEMU ZNS data\n"
 	  "file: give its geometry). Size: --size, or RAW's rounded up to whole\n"
 	  "zones. A sequential zone's write pointer becomes the end of its last\n"
 	  "non-zero block below the capacity; a zone left partly written is\n"
-	  "closed, or finished when the active limit is reached.\n"
+	  "closed, or finished when the active limit is reached. With\n"
+	  "--conventional IMAGE is a volume (RAW's size rounded up to 4 KiB, or\n"
+	  "--size) holding RAW's non-zero blocks.\n"
 	  "export: write the image or snapshot to RAW (which must not exist) as a\n"
 	  "sparse raw file of the device's size.\n"
 	  "\n"
 	  "  --size S ... --max-append S   import: as for create\n"
+	  "  --conventional           import: make a volume (docs/VOLUMES.md)\n"
 	  "  --progress               show progress even when stderr is no terminal\n"
 	  "  --quiet                  show no progress\n" },
 	{ "csd",

@@ -34,12 +34,14 @@
 enum {
 	OPT_PROGRESS = CLI_NR_GEOMETRY_OPTS,
 	OPT_QUIET,
+	OPT_VOLUME,
 };
 
 static const struct cli_opt opts[] = {
 	CLI_GEOMETRY_OPTS,
 	[OPT_PROGRESS] = { "progress", false },
 	[OPT_QUIET] = { "quiet", false },
+	[OPT_VOLUME] = { "conventional", false },
 	{ NULL, false },
 };
 
@@ -298,6 +300,71 @@ static int import_all(struct import *im)
 	return rc;
 }
 
+/* Import into a volume: its size is --size or the raw file's (rounded up
+ * to 4 KiB); only the raw file's non-zero blocks are written (thin). */
+static int import_volume(struct import *im, const char *raw,
+			 const char *image, const struct cli_args *a)
+{
+	struct zvd_backend *be;
+	uint64_t size, wp;
+	int rc;
+
+	for (int i = 1; i < CLI_NR_GEOMETRY_OPTS; i++)
+		if (a->val[i])
+			return cli_usage_error("convert",
+					       "--conventional: a volume has no zones; only --size applies");
+	size = (im->raw_size + ZVD_VOLUME_BLOCK - 1) & ~(uint64_t)(ZVD_VOLUME_BLOCK - 1);
+	if (a->val[0]) {
+		rc = cli_arg_size("convert", "--size", a->val[0], &size);
+		if (rc)
+			return rc;
+		if (size < im->raw_size || size % ZVD_VOLUME_BLOCK)
+			return cli_usage_error("convert",
+					       "--size: at least the raw file's %llu bytes, a multiple of 4096",
+					       (unsigned long long)im->raw_size);
+	}
+	if (!size)
+		return cli_usage_error("convert", "%s is empty: give --size", raw);
+	rc = cli_open_backend("convert", image, ZVD_FILE_CREATE, &be);
+	if (rc)
+		return rc;
+	rc = zvd_create_volume(be, size, &im->dev);
+	if (rc < 0) {
+		zvd_backend_close(be);
+		unlink(image);
+		return cli_error("convert", "%s: creating the volume failed: %s",
+				 image, strerror(-rc));
+	}
+	im->g.block_size = ZVD_VOLUME_BLOCK; /* the unit zeros are skipped in */
+	cli_progress_init(&im->p, "import", a->val[OPT_PROGRESS],
+			  a->val[OPT_QUIET]);
+	im->buf = malloc(CLI_PIECE);
+	im->zeros = calloc(1, CLI_PIECE);
+	rc = im->buf && im->zeros ? 0 : cli_error("convert", "out of memory");
+	if (!rc)
+		rc = copy_range(im, 0, (im->raw_size + ZVD_VOLUME_BLOCK - 1) &
+					 ~(uint64_t)(ZVD_VOLUME_BLOCK - 1),
+				false, &wp);
+	cli_progress_update(&im->p, im->raw_size, im->raw_size);
+	cli_progress_done(&im->p);
+	free(im->buf);
+	free(im->zeros);
+	if (rc) {
+		zvd_close(im->dev);
+		unlink(image);
+		return rc;
+	}
+	rc = cli_close("convert", im->dev);
+	if (rc) {
+		unlink(image);
+		return rc;
+	}
+	printf("imported %s into %s: a volume of %llu bytes, %llu bytes of data\n",
+	       raw, image, (unsigned long long)size,
+	       (unsigned long long)im->data);
+	return 0;
+}
+
 static int do_import(const char *raw, const char *image,
 		     const struct cli_args *a)
 {
@@ -318,6 +385,11 @@ static int do_import(const char *raw, const char *image,
 		return cli_error("convert", "%s: not a regular file", raw);
 	}
 	im.raw_size = (uint64_t)st.st_size;
+	if (a->val[OPT_VOLUME]) {
+		rc = import_volume(&im, raw, image, a);
+		close(im.fd);
+		return rc;
+	}
 	rc = pick_size(&im, a->val);
 	if (!rc && zvd_geometry_validate(&im.g, &why) < 0)
 		rc = cli_usage_error("convert", "invalid geometry: %s",
@@ -453,6 +525,9 @@ static int export_all(struct export *ex)
 static int do_export(const char *spec, const char *raw,
 		     const struct cli_args *a)
 {
+	if (a->val[OPT_VOLUME])
+		return cli_usage_error("convert",
+				       "export takes no --conventional (the image is what it is)");
 	struct export ex = { .fd = -1 };
 	struct cli_image im;
 	int rc, rc2;

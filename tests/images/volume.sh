@@ -91,4 +91,19 @@ run_zvd check "$V"
 want_rc 0
 end
 
+begin convert_raw_to_volume_and_back
+head -c $((3 * M + 1000)) /dev/urandom >"$T/raw"
+truncate -s $((40 * M)) "$T/raw"
+make_data "$T/tailpart" $M
+dd if="$T/tailpart" of="$T/raw" bs=1M seek=30 conv=notrunc status=none
+must_zvd convert import "$T/raw" "$T/imp.img" --conventional --quiet
+want_out "a volume of 41943040 bytes"
+run_zvd info "$T/imp.img" --json
+have_python && json_check "d['kind'] == 'volume' and d['log']['live_bytes'] <= 5 << 20" "the import is not thin"
+must_zvd convert export "$T/imp.img" "$T/back.raw" --quiet
+cmp -s "$T/raw" "$T/back.raw" || fail_case "raw -> volume -> raw changed the data"
+run_zvd convert import "$T/raw" "$T/bad.img" --conventional --zone-size 4M
+want_rc 2
+end
+
 finish
