@@ -174,6 +174,28 @@ int nbd_send(struct nbd_conn *c, struct iovec *iov, int n)
 	return 0;
 }
 
+/* During the handshake a client that sends nothing for this long is cut
+ * off: an idle connection must not hold one of the server's slots for
+ * ever. (Transmission may idle: the kernel's client does.) Tests shorten
+ * it with ZVD_NBD_HANDSHAKE_IDLE (seconds). */
+#define NBD_HANDSHAKE_IDLE_S 30
+
+static int handshake_idle(void)
+{
+	const char *s = getenv("ZVD_NBD_HANDSHAKE_IDLE");
+	int v = s ? atoi(s) : 0;
+
+	return v > 0 ? v : NBD_HANDSHAKE_IDLE_S;
+}
+
+static void recv_timeout(int fd, int seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	/* a descriptor that is no socket (a pipe in a test) keeps none */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 int nbd_serve_connection(const struct nbd_export *ex, unsigned nr, int fd)
 {
 	return nbd_serve_connection_tls(ex, nr, NULL, fd);
@@ -197,7 +219,9 @@ int nbd_serve_connection_tls(const struct nbd_export *ex, unsigned nr,
 	pthread_mutex_init(&c->recv_lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
+	recv_timeout(fd, handshake_idle());
 	rc = nbd_handshake(c);
+	recv_timeout(fd, 0);
 	if (rc == 0)
 		rc = nbd_transmission(c);
 	else if (rc > 0)

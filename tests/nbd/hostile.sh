@@ -74,4 +74,31 @@ for kind in zoned volume; do
 	end
 done
 
+# A client that connects and says nothing is cut off after the handshake's
+# idle limit (shortened here to 2 s), and others are served meanwhile.
+begin idle_handshake_is_cut_off
+IMG=$T/idle.img
+make_volume "$IMG"
+if requires qemu-io && ZVD_NBD_HANDSHAKE_IDLE=2 must_start "$IMG"; then
+	python3 - "$SRV_ADDR" >"$T/idle.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+greeting = s.recv(18)
+t = time.time()
+s.settimeout(10)
+try:
+    rest = s.recv(1)
+except socket.timeout:
+    print("still open after 10 s"); sys.exit(1)
+print("closed after %.1f s" % (time.time() - t))
+sys.exit(0 if len(rest) == 0 and len(greeting) == 18 else 1)
+PY
+	IDLE=$!
+	must qemu-io -f raw -c 'write -P 0x11 0 64k' -c 'read -P 0x11 0 64k' "$SRV_URI"
+	wait "$IDLE" || fail_case "idle client: $(cat "$T/idle.out")"
+	stop_server
+fi
+end
+
 finish
