@@ -743,8 +743,10 @@ int vol_commit(struct zvd_dev *dev, int checkpoint)
 	} else {
 		img_release_frees(v->img, &frees);
 		if (full) {
+			pthread_rwlock_wrlock(&v->lock);
 			v->need_full = 0;
 			v->checkpoints++;
+			pthread_rwlock_unlock(&v->lock);
 		}
 	}
 	img_recs_free(&out);
