@@ -52,7 +52,9 @@ static const struct cli_help helps[] = {
 	  "Show the geometry, the number of zones in each condition, the open\n"
 	  "and active zone counts, the space the image uses, its backing image\n"
 	  "and its snapshots (id, creation time, bytes only that snapshot\n"
-	  "holds, clones depending on it).\n"
+	  "holds, clones depending on it). For a volume, the log instead of\n"
+	  "zones: bytes written by users and rewritten by garbage collection,\n"
+	  "write amplification, live data, segments.\n"
 	  "\n"
 	  "  --json                   print one JSON object\n" },
 	{ "report",
