@@ -270,11 +270,6 @@ int gc_start(struct zvd_dev *dev)
 
 void gc_halt(struct zvd_dev *dev)
 {
-	gc_stop(dev);
-}
-
-void gc_stop(struct zvd_dev *dev)
-{
 	struct vol *v = dev->vol;
 
 	if (!v->gc_started)
@@ -287,17 +282,17 @@ void gc_stop(struct zvd_dev *dev)
 	v->gc_started = 0;
 }
 
-/* After a change: wake the collector if the garbage crossed the line. */
-void gc_maybe_kick(struct zvd_dev *dev)
+/* Has the garbage crossed the line? Caller holds v->lock. */
+int gc_wanted(const struct vol *v)
+{
+	return needs_gc(v, 0);
+}
+
+/* Wake the collector (or, inline, collect now). */
+void gc_kick(struct zvd_dev *dev)
 {
 	struct vol *v = dev->vol;
-	int need;
 
-	pthread_rwlock_rdlock(&v->lock);
-	need = needs_gc(v, 0);
-	pthread_rwlock_unlock(&v->lock);
-	if (!need)
-		return;
 	if (v->gc_inline) {
 		while (gc_step(dev, 0) > 0)
 			if (vol_pend_big(v))

@@ -95,7 +95,7 @@ void seg_dec(struct vol *v, uint32_t loc)
 }
 
 /* Make sure segment @chunk has its per-block tables. */
-static int seg_tables(struct vol *v, uint32_t chunk)
+int seg_prepare(struct vol *v, uint32_t chunk)
 {
 	struct seg *s;
 	int err = seg_room(v, chunk);
@@ -117,11 +117,6 @@ static int seg_tables(struct vol *v, uint32_t chunk)
 	return 0;
 }
 
-int seg_prepare(struct vol *v, uint32_t chunk)
-{
-	return seg_tables(v, chunk);
-}
-
 /* Count the entries of leaf @l (at leaf index @li) in their segments. */
 static int leaf_count(struct vol *v, const struct leaf *l, uint32_t li)
 {
@@ -133,7 +128,7 @@ static int leaf_count(struct vol *v, const struct leaf *l, uint32_t li)
 			continue;
 		if (loc_chunk(v, loc) == 0 || loc_chunk(v, loc) >= v->max_chunk)
 			return -EUCLEAN;
-		err = seg_tables(v, loc_chunk(v, loc));
+		err = seg_prepare(v, loc_chunk(v, loc));
 		if (err)
 			return err;
 		seg_inc(v, loc, ((uint64_t)li << LEAF_SHIFT) | i);
@@ -178,7 +173,7 @@ int map_set(struct vol *v, struct vmap *m, uint64_t lba, uint32_t loc)
 	if (old == loc)
 		return 0;
 	if (v->counting && loc >= 2) {
-		err = seg_tables(v, loc_chunk(v, loc));
+		err = seg_prepare(v, loc_chunk(v, loc));
 		if (err)
 			return err;
 		seg_inc(v, loc, lba);

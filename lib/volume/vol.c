@@ -158,7 +158,7 @@ void vol_free(struct zvd_dev *dev)
 
 	if (!v)
 		return;
-	gc_stop(dev);
+	gc_halt(dev);
 	v->counting = 0;
 	vsnaps_free(v);
 	map_drop(v, &v->live);
@@ -387,6 +387,17 @@ int head_room(struct zvd_dev *dev, uint64_t want, uint32_t *loc)
 	return (int)ZVD_MIN(want, (uint64_t)(v->bps - v->head_pos));
 }
 
+/* Point the live map's blocks [lba, lba+n) at the log from @loc on, and
+ * record it. Caller holds v->lock exclusive. */
+static int link_run(struct vol *v, uint64_t lba, uint32_t loc, uint32_t n)
+{
+	int err = 0;
+
+	for (uint32_t j = 0; j < n && !err; j++)
+		err = map_set(v, &v->live, lba + j, loc + j);
+	return err ? err : rec_ext(v, 0, lba, n, loc, &v->pend);
+}
+
 /*
  * Append @nblk whole blocks from @src for the blocks from @lba of the live
  * map, and record the change. Caller holds v->lock exclusive.
@@ -407,10 +418,7 @@ static int log_blocks(struct zvd_dev *dev, const uint8_t *src, uint64_t lba,
 		if (err)
 			return err;
 		v->head_pos += (uint32_t)k;
-		for (int j = 0; j < k && !err; j++)
-			err = map_set(v, &v->live, lba + j, loc + j);
-		if (!err)
-			err = rec_ext(v, 0, lba, (uint32_t)k, loc, &v->pend);
+		err = link_run(v, lba, loc, (uint32_t)k);
 		if (err) {
 			/* memory and records disagree now: stop changes */
 			img_set_broken(v->img);
@@ -423,7 +431,7 @@ static int log_blocks(struct zvd_dev *dev, const uint8_t *src, uint64_t lba,
 	return 0;
 }
 
-static int writable(struct zvd_dev *dev)
+int vol_writable(struct zvd_dev *dev)
 {
 	if (dev->readonly)
 		return dev_fail_msg(dev, -EROFS, "the volume is open read-only");
@@ -445,15 +453,27 @@ int vol_pend_big(struct vol *v)
 	return big;
 }
 
-/* A change has been made: commit now if asked to or if the records grow
- * large (@big, read under the lock by the caller). */
-static int after_change(struct zvd_dev *dev, unsigned flags, int big)
+/* What a change leaves to do once the lock is dropped. */
+enum { DUE_COMMIT = 1, DUE_GC = 2 };
+
+/* Read under the lock by the changing caller: are the records large
+ * enough to commit on their own, is there garbage to collect? */
+static unsigned due_after(const struct vol *v)
+{
+	return (v->pend.len > img_max_txn(v->img) / 2 ? DUE_COMMIT : 0) |
+	       (gc_wanted(v) ? DUE_GC : 0);
+}
+
+/* A change has been made: commit now if asked to (FUA) or due, and wake
+ * the collector if due. */
+static int after_change(struct zvd_dev *dev, unsigned flags, unsigned due)
 {
 	int err = 0;
 
-	if ((flags & ZVD_WRITE_FUA) || big)
+	if ((flags & ZVD_WRITE_FUA) || (due & DUE_COMMIT))
 		err = vol_commit(dev, 0);
-	gc_maybe_kick(dev);
+	if (due & DUE_GC)
+		gc_kick(dev);
 	return err;
 }
 
@@ -470,7 +490,7 @@ struct span {
  * which they enter the map (and the journal) is the order they complete.
  */
 static int write_blocks(struct zvd_dev *dev, const uint8_t *src, uint64_t lba,
-			uint64_t nblk, int *big)
+			uint64_t nblk, unsigned *due)
 {
 	struct vol *v = dev->vol;
 	struct span one, *sp = &one;
@@ -508,10 +528,8 @@ static int write_blocks(struct zvd_dev *dev, const uint8_t *src, uint64_t lba,
 	for (uint32_t i = 0; i < nsp; i++) {
 		uint32_t chunk = loc_chunk(v, sp[i].loc);
 
-		for (uint32_t j = 0; j < sp[i].n && !err; j++)
-			err = map_set(v, &v->live, b + j, sp[i].loc + j);
 		if (!err)
-			err = rec_ext(v, 0, b, sp[i].n, sp[i].loc, &v->pend);
+			err = link_run(v, b, sp[i].loc, sp[i].n);
 		b += sp[i].n;
 		v->segs[chunk].inflight--;
 		seg_retire_if_dead(v, chunk);
@@ -520,7 +538,7 @@ static int write_blocks(struct zvd_dev *dev, const uint8_t *src, uint64_t lba,
 		img_set_broken(v->img); /* the map and the records disagree */
 	if (!err)
 		v->user_blocks += nblk;
-	*big = v->pend.len > img_max_txn(v->img) / 2;
+	*due = due_after(v);
 	pthread_rwlock_unlock(&v->lock);
 	if (sp != &one)
 		free(sp);
@@ -535,22 +553,23 @@ int vol_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 	uint64_t end = (off + len + VBLK - 1) & ~(uint64_t)(VBLK - 1);
 	const uint8_t *src = buf;
 	uint8_t *bounce = NULL;
-	int err, big;
+	unsigned due;
+	int err;
 
 	if (!buf || (flags & ~ZVD_WRITE_FUA))
 		return -EINVAL;
 	err = check_range(dev, off, len);
 	if (!err)
-		err = writable(dev);
+		err = vol_writable(dev);
 	if (err || !len)
 		return err;
 	if (start == off && end == off + len) {
 		err = write_blocks(dev, buf, off >> VBLK_SHIFT, len >> VBLK_SHIFT,
-				   &big);
+				   &due);
 		if (err)
 			return err == -ENOMEM ? err
 					      : dev_io_fail(dev, err, 0, off, len);
-		return after_change(dev, flags, big);
+		return after_change(dev, flags, due);
 	}
 	/* partial blocks: under the lock (so no other write slips in between
 	 * the read and the write), read what stays, lay the data over it */
@@ -570,12 +589,12 @@ int vol_write(struct zvd_dev *dev, const void *buf, size_t len, uint64_t off,
 				 (end - start) >> VBLK_SHIFT);
 	if (!err)
 		v->user_blocks += (end - start) >> VBLK_SHIFT;
-	big = v->pend.len > img_max_txn(v->img) / 2;
+	due = due_after(v);
 	pthread_rwlock_unlock(&v->lock);
 	free(bounce);
 	if (err)
 		return err == -ENOMEM ? err : dev_io_fail(dev, err, 0, off, len);
-	return after_change(dev, flags, big);
+	return after_change(dev, flags, due);
 }
 
 /* Point whole blocks [lba, lba+n) at @loc (LOC_NONE or LOC_ZERO). */
@@ -627,10 +646,11 @@ int vol_discard(struct zvd_dev *dev, uint64_t off, uint64_t len,
 	struct vol *v = dev->vol;
 	uint64_t first = (off + VBLK - 1) >> VBLK_SHIFT;
 	uint64_t last = (off + len) >> VBLK_SHIFT; /* one past */
-	int err = check_range(dev, off, len), big;
+	int err = check_range(dev, off, len);
+	unsigned due;
 
 	if (!err)
-		err = writable(dev);
+		err = vol_writable(dev);
 	if (err || !len)
 		return err;
 	if (flags & ~ZVD_WRITE_FUA)
@@ -657,11 +677,11 @@ int vol_discard(struct zvd_dev *dev, uint64_t off, uint64_t len,
 	/* with a backing image, "never written" would read through to it */
 	err = unmap_blocks(dev, first, last - first,
 			   v->base ? LOC_ZERO : LOC_NONE);
-	big = v->pend.len > img_max_txn(v->img) / 2;
+	due = due_after(v);
 	pthread_rwlock_unlock(&v->lock);
 	if (err)
 		return err;
-	return after_change(dev, flags, big);
+	return after_change(dev, flags, due);
 }
 
 /* ---- commits ---- */

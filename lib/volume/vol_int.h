@@ -161,12 +161,14 @@ struct vmap *vol_map_by_id(struct vol *v, uint32_t id);
 int head_room(struct zvd_dev *dev, uint64_t want, uint32_t *loc);
 int vol_commit(struct zvd_dev *dev, int checkpoint);
 int vol_pend_big(struct vol *v);
+/* 0, or -EROFS / -EIO (an earlier metadata write failed) with a reason. */
+int vol_writable(struct zvd_dev *dev);
 int vol_encode_all(struct zvd_dev *dev, struct img_recs *r);
 
 /* gc.c */
 int gc_start(struct zvd_dev *dev);
-void gc_stop(struct zvd_dev *dev);
-void gc_maybe_kick(struct zvd_dev *dev);
+int gc_wanted(const struct vol *v);
+void gc_kick(struct zvd_dev *dev);
 int gc_step(struct zvd_dev *dev, int force);
 void gc_unpin_all(struct vol *v);
 

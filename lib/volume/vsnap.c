@@ -272,13 +272,6 @@ int vsnap_encode_all(struct zvd_dev *dev, struct img_recs *r)
 
 /* ---- snapshot calls ---- */
 
-static int vol_writable(struct zvd_dev *dev)
-{
-	if (dev->readonly)
-		return dev_fail_msg(dev, -EROFS, "the volume is open read-only");
-	return img_is_broken(dev->img) ? -EIO : 0;
-}
-
 int vol_snapshot_create(struct zvd_dev *dev, const char *name)
 {
 	struct vol *v = dev->vol;
