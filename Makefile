@@ -18,7 +18,7 @@ CFLAGS ?= $(OPT) -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wno-unused-parameter -Wvla
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude -Ilib $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
-LDLIBS := -pthread -luring -lgnutls
+LDLIBS := -pthread -luring -lgnutls -lrados
 
 LIB_SRC := $(wildcard lib/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)

@@ -93,6 +93,88 @@ enum zvd_file_flags {
 int zvd_backend_file_open(const char *path, unsigned flags,
 			  struct zvd_backend **out);
 
+/*
+ * Open (or create) the image named @path: "rados://POOL/NAME" opens a
+ * RADOS image with the options last given to zvd_rados_set_defaults,
+ * anything else is a file (zvd_backend_file_open). Flags as for files.
+ */
+int zvd_backend_open(const char *path, unsigned flags,
+		     struct zvd_backend **out);
+
+/* Delete the image named @path (a file, or a RADOS image's objects).
+ * Nothing checks that nothing depends on it: see zvd_delete_image. */
+int zvd_backend_remove(const char *path);
+
+/* Is @path a "rados://" image name? */
+int zvd_is_rados(const char *path);
+
+/*
+ * RADOS images. The image's bytes are objects NAME.<16 hex digits> of
+ * ZVD_RADOS_OBJECT bytes each in POOL; NAME.0000000000000000 also carries
+ * the image's lock and attributes. Writes go first to a write-back log
+ * (a file on local disk, or memory) and are uploaded in the background,
+ * in order, flush by flush, so the cluster always holds a state some
+ * flush left plus part of the next: what a power cut leaves. The cluster
+ * is found through CEPH_CONF (else /etc/ceph/ceph.conf) and CEPH_ARGS.
+ */
+#define ZVD_RADOS_OBJECT (1u << 20)
+
+struct zvd_rados_options {
+	/* The local write-back log: a file (created when missing) or a
+	 * backend the caller owns (tests: crash over mem). Neither: the log
+	 * is kept in memory and a flush waits for the cluster. */
+	const char *cache;
+	struct zvd_backend *cache_be;
+	uint64_t cache_size;	/* log bytes; 0: 1 GiB (256 MiB in memory) */
+	int durable_remote;	/* a flush waits for the cluster too */
+};
+
+/* Open (flags as for files; BE_FILE_NOLOCK too) the image at @uri. */
+int zvd_backend_rados_open(const char *uri, unsigned flags,
+			   const struct zvd_rados_options *o,
+			   struct zvd_backend **out);
+
+/* The options zvd_backend_open uses for writable RADOS images. The
+ * strings are not copied. NULL: none. */
+void zvd_rados_set_defaults(const struct zvd_rados_options *o);
+
+struct zvd_rados_status {
+	uint64_t pending_bytes;	  /* logged, not yet in the cluster */
+	uint64_t uploaded_bytes;  /* uploaded since open */
+	uint64_t batches;	  /* upload batches since open */
+	uint64_t object_ops;	  /* object writes, zeroes and removes issued */
+	uint64_t replayed_bytes;  /* found in the local log at open */
+	uint64_t flushes_uploaded; /* flush points the cluster has reached */
+	int64_t confirmed_time;	  /* unix time the cluster last confirmed an
+				   * upload (any writer), 0: never */
+	uint64_t confirmed_flushes; /* that writer's flush count then */
+	int dirty;		  /* a writer's log may hold writes the
+				   * cluster lacks (it is open, or died) */
+	int lost_log;		  /* at this open: a log that held writes
+				   * the cluster lacks was not found; the
+				   * image is as far as the cluster got */
+	int upload_error;	  /* the last upload failed (it is retried) */
+	char log_id[33];	  /* this writer's local log, hex */
+	char holder[128];	  /* who holds the lock, if known */
+};
+
+/* The state of a RADOS backend; -EINVAL for another kind. */
+int zvd_rados_status(struct zvd_backend *be, struct zvd_rados_status *st);
+
+/* Why the last zvd_backend_open or zvd_backend_rados_open of a RADOS
+ * image in this thread failed, in words (NULL: no more to say). */
+const char *zvd_rados_why(void);
+
+/* Break the lock on @uri whoever holds it, blocklisting the holder first
+ * so a live one cannot write any more. @who (may be NULL) receives the
+ * holder broken; -ENOENT when nobody held it. */
+int zvd_rados_break_lock(const char *uri, char *who, size_t who_len);
+
+/* For tests: the process "dies" now: uploads stop where they are, the
+ * lock is dropped, nothing more reaches the log or the cluster; every
+ * later operation fails with -EIO. */
+int zvd_rados_abandon(struct zvd_backend *be);
+
 /* A sparse in-memory backend; its memory grows with what is written. */
 int zvd_backend_mem_create(struct zvd_backend **out);
 

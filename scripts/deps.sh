@@ -27,6 +27,12 @@ command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 command -v nbdinfo >/dev/null 2>&1 || need+=(libnbd-bin)
 command -v nbdkit >/dev/null 2>&1 || need+=(nbdkit)
 command -v fio >/dev/null 2>&1 || need+=(fio)
+# librados: the rados backend (lib/backend/rados.c); the Ceph daemons for
+# the test cluster (scripts/ceph-test-cluster) and rbd for the benchmark
+[ -f /usr/include/rados/librados.h ] || need+=(librados-dev)
+command -v ceph-mon >/dev/null 2>&1 || need+=(ceph-mon)
+command -v ceph-osd >/dev/null 2>&1 || need+=(ceph-osd)
+command -v ceph >/dev/null 2>&1 || need+=(ceph-common ceph-base)
 # the sanitizer runtimes come with gcc, but a trimmed install may lack them
 if command -v gcc >/dev/null 2>&1; then
 	ver=$(gcc -dumpversion | cut -d. -f1)

@@ -125,6 +125,17 @@ int cli_open(const char *cmd, const char *path, bool readonly,
 	     struct zvd_dev **out);
 
 /* Open only the backend of an image (for zvd check). */
+/* Check and set the options of a writable RADOS image (@image, or NULL
+ * when there is none: then the options are refused). Returns 0 or an
+ * exit code. */
+int cli_rados_options(const char *cmd, const char *image, const char *cache,
+		      const char *cache_size, bool durable_remote);
+
+/* Say on stderr what opening a RADOS image found (a lost or replayed
+ * local log). */
+void cli_rados_note(const char *cmd, const char *path,
+		    struct zvd_backend *be);
+
 int cli_open_backend(const char *cmd, const char *path, unsigned flags,
 		     struct zvd_backend **out);
 
@@ -238,6 +249,7 @@ int cmd_rebase(int argc, char **argv);
 int cmd_flatten(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_break_lock(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 int cmd_set(int argc, char **argv);

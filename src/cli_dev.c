@@ -6,6 +6,7 @@
  * snapshot as IMAGE@NAME.
  */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,10 +36,63 @@ int cli_open_backend(const char *cmd, const char *path, unsigned flags,
 	int rc;
 
 	*out = NULL;
-	rc = zvd_backend_file_open(path, flags, out);
+	rc = zvd_backend_open(path, flags, out);
+	if (rc < 0 && zvd_is_rados(path) && zvd_rados_why())
+		return cli_error(cmd, "%s", zvd_rados_why());
 	if (rc < 0)
 		return cli_error(cmd, "%s: %s", path, open_reason(rc));
+	if (zvd_is_rados(path) && !(flags & ZVD_FILE_READONLY))
+		cli_rados_note(cmd, path, *out);
 	return 0;
+}
+
+static struct zvd_rados_options rados_opts;
+
+int cli_rados_options(const char *cmd, const char *image, const char *cache,
+		      const char *cache_size, bool durable_remote)
+{
+	const char *why;
+
+	if (!image && (cache || cache_size || durable_remote))
+		return cli_usage_error(cmd, "--cache, --cache-size and --durable-remote "
+				       "are for a writable image on RADOS (rados://POOL/NAME)");
+	if (cache_size && !cache)
+		return cli_usage_error(cmd, "--cache-size needs --cache PATH");
+	memset(&rados_opts, 0, sizeof(rados_opts));
+	rados_opts.cache = cache;
+	rados_opts.durable_remote = durable_remote;
+	if (cache_size) {
+		if (cli_parse_size(cache_size, &rados_opts.cache_size, &why))
+			return cli_usage_error(cmd, "--cache-size %s: %s", cache_size, why);
+		if (rados_opts.cache_size < (16u << 20) ||
+		    rados_opts.cache_size > (1ull << 40))
+			return cli_usage_error(cmd, "--cache-size %s: must be 16M to 1T",
+					       cache_size);
+	}
+	zvd_rados_set_defaults(&rados_opts);
+	return 0;
+}
+
+void cli_rados_note(const char *cmd, const char *path, struct zvd_backend *be)
+{
+	struct zvd_rados_status st;
+	char t[64] = "never";
+
+	if (zvd_rados_status(be, &st))
+		return;
+	if (st.confirmed_time) {
+		time_t tt = (time_t)st.confirmed_time;
+		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", gmtime(&tt));
+	}
+	if (st.lost_log)
+		fprintf(stderr, "zvd %s: %s: the local log of its last writer, which may "
+			"have held writes the cluster lacks, is gone: the image is "
+			"as far as the cluster got (last upload confirmed %s)\n",
+			cmd, path, t);
+	if (st.replayed_bytes)
+		fprintf(stderr, "zvd %s: %s: the local log held %llu bytes of writes "
+			"not yet in the cluster; they are read from it and uploaded now\n",
+			cmd, path, (unsigned long long)st.replayed_bytes);
 }
 
 static void show_problem(void *arg, const char *problem)
@@ -235,7 +289,7 @@ int cli_open_unless_busy(const char *cmd, const char *path, bool readonly,
 	int rc;
 
 	*out = NULL;
-	rc = zvd_backend_file_open(path, readonly ? ZVD_FILE_READONLY : 0, &be);
+	rc = zvd_backend_open(path, readonly ? ZVD_FILE_READONLY : 0, &be);
 	if (rc == -EBUSY)
 		return -EBUSY;
 	if (rc < 0)

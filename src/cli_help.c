@@ -115,10 +115,11 @@ static const struct cli_help helps[] = {
 	  "Fault injection: put sequential zone N read-only (data kept) or\n"
 	  "offline (data gone). Nothing comes back from offline.\n" },
 	{ "serve",
-	  "zvd serve --ublk IMAGE [--queues N] [--depth D] [--id N] [--mem] | "
+	  "zvd serve --ublk IMAGE [--queues N] [--depth D] [--id N] [--mem] "
+	  "[--cache PATH [--cache-size S]] [--durable-remote] | "
 	  "zvd serve --nbd IMAGE[@SNAPSHOT]... [--socket PATH | --tcp [HOST]:PORT] "
 	  "[--readonly] [--tls off|on|require] [--tls-psk FILE | --tls-creds DIR "
-	  "[--tls-verify-peer]]",
+	  "[--tls-verify-peer]] [--cache PATH [--cache-size S]] [--durable-remote]",
 	  "--ublk: present IMAGE as a host-managed zoned block device /dev/ublkbN\n"
 	  "(Linux ublk; needs root, Linux 6.6+ with zoned ublk, and a\n"
 	  "power-of-two zone size). Prints the device path on standard output\n"
@@ -155,6 +156,15 @@ static const struct cli_help helps[] = {
 	  "  --tls-creds DIR          X.509: DIR/ca-cert.pem, server-cert.pem,\n"
 	  "                           server-key.pem\n"
 	  "  --tls-verify-peer        X.509: require a client certificate\n"
+	  "  --cache PATH             an image on RADOS (rados://POOL/NAME): keep\n"
+	  "                           its write-back log in the local file PATH\n"
+	  "                           (created if missing); a flush returns once\n"
+	  "                           it is durable there. Without it writes wait\n"
+	  "                           in memory and a flush waits for the cluster\n"
+	  "  --cache-size S           size of that log (default 1G); writes wait\n"
+	  "                           when the cluster is that far behind\n"
+	  "  --durable-remote         a flush also waits until the cluster has\n"
+	  "                           everything up to it\n"
 	  "                           signed by DIR/ca-cert.pem\n" },
 	{ "up", "zvd up [IMAGE] [--queues N] [--depth D] [--id N]",
 	  "Serve IMAGE (default ./zvd.img, created with the default geometry\n"
@@ -222,6 +232,11 @@ static const struct cli_help helps[] = {
 	{ "delete", "zvd delete IMAGE",
 	  "Delete the image file IMAGE. A clone is first unregistered from its\n"
 	  "origin. Refused while IMAGE is open or clones of its snapshots exist.\n" },
+	{ "break-lock", "zvd break-lock rados://POOL/NAME",
+	  "Break the lock on an image on RADOS whose server died (a live\n"
+	  "server's lock lapses 30 s after it stops renewing it). The holder is\n"
+	  "blocklisted first, so a server that is alive after all can write no\n"
+	  "more. Prints who held the lock.\n" },
 	{ "gc", "zvd gc IMAGE",
 	  "Collect garbage now: give back the space no snapshot, clone or zone\n"
 	  "references, compact the journal and shrink the file. (It also runs in\n"

@@ -200,7 +200,7 @@ static int explain_delete_busy(const char *path)
 	size_t used = 0;
 	int i, n;
 
-	if (zvd_backend_file_open(path, ZVD_FILE_READONLY, &be))
+	if (zvd_backend_open(path, ZVD_FILE_READONLY, &be))
 		return cli_error("delete",
 				 "%s: the image is in use by another process (it is locked)",
 				 path);

@@ -331,7 +331,7 @@ static int import_volume(struct import *im, const char *raw,
 	rc = zvd_create_volume(be, size, &im->dev);
 	if (rc < 0) {
 		zvd_backend_close(be);
-		unlink(image);
+		zvd_backend_remove(image);
 		return cli_error("convert", "%s: creating the volume failed: %s",
 				 image, strerror(-rc));
 	}
@@ -351,12 +351,12 @@ static int import_volume(struct import *im, const char *raw,
 	free(im->zeros);
 	if (rc) {
 		zvd_close(im->dev);
-		unlink(image);
+		zvd_backend_remove(image);
 		return rc;
 	}
 	rc = cli_close("convert", im->dev);
 	if (rc) {
-		unlink(image);
+		zvd_backend_remove(image);
 		return rc;
 	}
 	printf("imported %s into %s: a volume of %llu bytes, %llu bytes of data\n",
@@ -403,7 +403,7 @@ static int do_import(const char *raw, const char *image,
 	rc = zvd_create(be, &im.g, &im.dev);
 	if (rc < 0) {
 		zvd_backend_close(be);
-		unlink(image);
+		zvd_backend_remove(image);
 		close(im.fd);
 		return cli_error("convert", "%s: creating the image failed: %s",
 				 image, strerror(-rc));
@@ -414,12 +414,12 @@ static int do_import(const char *raw, const char *image,
 	close(im.fd);
 	if (rc) {
 		zvd_close(im.dev);
-		unlink(image);
+		zvd_backend_remove(image);
 		return rc;
 	}
 	rc = cli_close("convert", im.dev);
 	if (rc) {
-		unlink(image);
+		zvd_backend_remove(image);
 		return rc;
 	}
 	printf("imported %s into %s: %llu bytes of data; %llu sequential zones full, %llu closed, %llu finished\n",

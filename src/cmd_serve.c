@@ -22,12 +22,15 @@
 #define UP_DEFAULT_IMAGE "zvd.img"
 
 /* up takes the first three (its table stops there). */
-enum { OPT_QUEUES, OPT_DEPTH, OPT_ID, OPT_UBLK, OPT_MEM };
+enum { OPT_QUEUES, OPT_DEPTH, OPT_ID, OPT_UBLK, OPT_MEM, OPT_CACHE,
+       OPT_CACHE_SIZE, OPT_DURABLE };
 
 static const struct cli_opt opts[] = {
 	[OPT_QUEUES] = { "queues", true }, [OPT_DEPTH] = { "depth", true },
 	[OPT_ID] = { "id", true },	   [OPT_UBLK] = { "ublk", false },
-	[OPT_MEM] = { "mem", false },	   { NULL, false },
+	[OPT_MEM] = { "mem", false },
+	[OPT_CACHE] = { "cache", true },   [OPT_CACHE_SIZE] = { "cache-size", true },
+	[OPT_DURABLE] = { "durable-remote", false }, { NULL, false },
 };
 
 static const struct cli_opt up_opts[] = {
@@ -314,6 +317,9 @@ struct nbd_cli {
 	const char *tls_psk;
 	const char *tls_creds;
 	bool tls_verify_peer;
+	const char *cache;	/* RADOS images: the local write-back log */
+	const char *cache_size;
+	bool durable_remote;
 };
 
 /* Options of --ublk, refused with --nbd. */
@@ -347,6 +353,12 @@ static int nbd_option(int argc, char **argv, int *i, struct nbd_cli *o)
 		o->readonly = true;
 		return 0;
 	}
+	if (len == 14 && !strncmp(name, "durable-remote", 14)) {
+		if (eq)
+			return cli_usage_error("serve", "--durable-remote takes no value");
+		o->durable_remote = true;
+		return 0;
+	}
 	if (len == 15 && !strncmp(name, "tls-verify-peer", 15)) {
 		if (eq)
 			return cli_usage_error("serve", "--tls-verify-peer takes no value");
@@ -363,6 +375,10 @@ static int nbd_option(int argc, char **argv, int *i, struct nbd_cli *o)
 		slot = &o->tls_psk;
 	else if (len == 9 && !strncmp(name, "tls-creds", 9))
 		slot = &o->tls_creds;
+	else if (len == 5 && !strncmp(name, "cache", 5))
+		slot = &o->cache;
+	else if (len == 10 && !strncmp(name, "cache-size", 10))
+		slot = &o->cache_size;
 	if (!slot) {
 		if (is_ublk_option(name, len))
 			return cli_usage_error("serve", "--%.*s is an option of --ublk, not of --nbd",
@@ -445,7 +461,25 @@ static int parse_nbd(int argc, char **argv, struct nbd_cli *o)
 		return cli_usage_error("serve", "--socket and --tcp: choose one");
 	if (o->socket && !o->socket[0])
 		return cli_usage_error("serve", "--socket needs a path");
-	return check_tls_options(o);
+	rc = check_tls_options(o);
+	if (rc)
+		return rc;
+	{
+		/* one writable RADOS image takes the cache */
+		const char *rados = NULL;
+		for (i = 0; i < o->nimages; i++) {
+			if (!zvd_is_rados(o->images[i]) || o->readonly ||
+			    strchr(o->images[i] + 8, '@'))
+				continue;
+			if (rados && o->cache)
+				return cli_usage_error("serve", "--cache serves one RADOS image; "
+						       "serve %s from a server of its own",
+						       o->images[i]);
+			rados = o->images[i];
+		}
+		return cli_rados_options("serve", rados, o->cache, o->cache_size,
+					 o->durable_remote);
+	}
 }
 
 /* Split --tcp HOST:PORT (or :PORT, which means 127.0.0.1) into @host and
@@ -623,11 +657,18 @@ static int nbd_listen_on(const struct nbd_cli *o, const struct cli_image *im,
 	} else if (o->socket) {
 		l.socket_path = o->socket;
 	} else {
-		if (strlen(im[0].path) + sizeof(".nbd.sock") > sizeof(path))
+		if (strlen(im[0].path) + sizeof(".nbd.sock") > sizeof(path) - 16)
 			return cli_error("serve", "%s: path too long; name a socket with --socket PATH",
 					 im[0].path);
-		strcpy(path, im[0].path);
-		strcat(path, ".nbd.sock");
+		if (zvd_is_rados(im[0].path)) {
+			/* rados://POOL/NAME: /tmp/zvd-rados.POOL.NAME.nbd.sock */
+			const char *p = im[0].path + 8, *slash = strchr(p, '/');
+			snprintf(path, sizeof(path), "/tmp/zvd-rados.%.*s.%s.nbd.sock",
+				 (int)(slash - p), p, slash + 1);
+		} else {
+			strcpy(path, im[0].path);
+			strcat(path, ".nbd.sock");
+		}
 		l.socket_path = path;
 	}
 	rc = nbd_server_create(ex, (unsigned)o->nimages, &l, s, why,
@@ -736,6 +777,11 @@ int cmd_serve(int argc, char **argv)
 		return cli_usage_error("serve",
 				       "name the front end: --ublk or --nbd");
 	rc = parse_numbers("serve", &a, &o);
+	if (rc)
+		return rc;
+	rc = cli_rados_options("serve", zvd_is_rados(a.pos[0]) ? a.pos[0] : NULL,
+			       a.val[OPT_CACHE], a.val[OPT_CACHE_SIZE],
+			       a.val[OPT_DURABLE] != NULL);
 	if (rc)
 		return rc;
 	return serve_image("serve", a.pos[0], a.val[OPT_MEM] != NULL, &o);

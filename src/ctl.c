@@ -33,7 +33,19 @@
 int ctl_socket_path(const char *image_path, char *buf, size_t len)
 {
 	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
-	int n = snprintf(buf, len, "%s%s", image_path, CTL_SUFFIX);
+	int n;
+
+	if (zvd_is_rados(image_path)) {
+		/* rados://POOL/NAME: a socket in /tmp, for commands run on
+		 * the server's host */
+		const char *p = image_path + 8, *slash = strchr(p, '/');
+		if (!slash)
+			return -EINVAL;
+		n = snprintf(buf, len, "/tmp/zvd-rados.%.*s.%s%s",
+			     (int)(slash - p), p, slash + 1, CTL_SUFFIX);
+	} else {
+		n = snprintf(buf, len, "%s%s", image_path, CTL_SUFFIX);
+	}
 
 	if (n < 0 || (size_t)n >= len || (size_t)n >= max)
 		return -ENAMETOOLONG;

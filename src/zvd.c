@@ -24,7 +24,7 @@ static const struct cli_cmd cmds[] = {
 	{ "snapshot", cmd_snapshot }, { "rollback", cmd_rollback },
 	{ "clone", cmd_clone },	  { "rebase", cmd_rebase },
 	{ "flatten", cmd_flatten }, { "delete", cmd_delete },
-	{ "gc", cmd_gc },	  { "convert", cmd_convert },
+	{ "gc", cmd_gc },	  { "break-lock", cmd_break_lock },	  { "convert", cmd_convert },
 	{ "__hold", cmd_hold },
 	{ "serve", cmd_serve },	  { "up", cmd_up },
 	{ "vm", cmd_vm },

@@ -4,7 +4,11 @@
  * write-fault injection.
  */
 #include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 
@@ -60,4 +64,62 @@ void zvd_backend_close(struct zvd_backend *be)
 	pthread_mutex_destroy(&be->fault_lock);
 	free(be->path);
 	be->ops->destroy(be);
+}
+
+int be_abspath(const char *path, char out[PATH_MAX])
+{
+	if (zvd_is_rados(path)) {
+		if (strlen(path) >= PATH_MAX) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		strcpy(out, path);
+		return 0;
+	}
+	return realpath(path, out) ? 0 : -1;
+}
+
+int be_abspath_new(const char *path, char out[PATH_MAX])
+{
+	const char *base = strrchr(path, '/');
+	char *dir;
+	int ok;
+
+	if (zvd_is_rados(path))
+		return be_abspath(path, out);
+	dir = strdup(path);
+	if (!dir) {
+		errno = ENOMEM;
+		return -1;
+	}
+	ok = realpath(dirname(dir), out) != NULL;
+	free(dir);
+	if (!ok)
+		return -1;
+	base = base ? base + 1 : path;
+	if (strlen(out) + 1 + strlen(base) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcat(strcat(out, "/"), base);
+	return 0;
+}
+
+int be_exists(const char *path)
+{
+	if (zvd_is_rados(path))
+		return rados_exists(path) == 1;
+	return access(path, F_OK) == 0;
+}
+
+int be_remove(const char *path)
+{
+	if (zvd_is_rados(path))
+		return rados_remove_image(path);
+	return unlink(path) ? -errno : 0;
+}
+
+int zvd_backend_remove(const char *path)
+{
+	return path ? be_remove(path) : -EINVAL;
 }

@@ -9,6 +9,7 @@
 #ifndef ZVD_BACKEND_H
 #define ZVD_BACKEND_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -47,6 +48,25 @@ struct zvd_backend {
 	int fault_err;
 	int fault_sticky;
 };
+
+/* Image names, file or "rados://POOL/NAME" (lib/backend/backend.c). */
+
+/* The name to record for @path in another image: an absolute path (a
+ * RADOS name as it is). 0, or -1 with errno set. */
+int be_abspath(const char *path, char out[PATH_MAX]);
+
+/* The same for an image about to be created (its directory must exist). */
+int be_abspath_new(const char *path, char out[PATH_MAX]);
+
+/* Does an image (or any file) of this name exist? */
+int be_exists(const char *path);
+
+/* Delete the image @path: the file, or every object. 0 or -errno. */
+int be_remove(const char *path);
+
+/* rados.c */
+int rados_exists(const char *uri);
+int rados_remove_image(const char *uri);
 
 /* Initialise the common part of a backend. */
 void be_init(struct zvd_backend *be, const struct zvd_backend_ops *ops);

@@ -300,7 +300,7 @@ static int clone_alive(const struct vclone *c)
 	struct zvd_dev *cd;
 	int alive;
 
-	if (zvd_backend_file_open(c->path, ZVD_FILE_READONLY | BE_FILE_NOLOCK,
+	if (zvd_backend_open(c->path, ZVD_FILE_READONLY | BE_FILE_NOLOCK,
 				  &be))
 		return 0;
 	if (zvd_open(be, ZVD_OPEN_READONLY, &cd)) {
@@ -440,7 +440,7 @@ static int open_view(const char *path, const char *snap, struct zvd_dev **out)
 {
 	struct zvd_backend *be;
 	unsigned flags = ZVD_FILE_READONLY | (snap[0] ? BE_FILE_NOLOCK : 0);
-	int err = zvd_backend_file_open(path, flags, &be);
+	int err = zvd_backend_open(path, flags, &be);
 
 	if (err)
 		return err;
@@ -506,14 +506,14 @@ int vol_create_layer(struct zvd_dev *base, const char *base_abs,
 	struct zvd_backend *be;
 	struct zvd_dev *dev;
 	struct vol *v;
-	int err = zvd_backend_file_open(new_path, ZVD_FILE_CREATE, &be);
+	int err = zvd_backend_open(new_path, ZVD_FILE_CREATE, &be);
 
 	if (err)
 		return err;
 	err = vol_create(be, base->vol->size, uuid, &dev);
 	if (err) {
 		zvd_backend_close(be);
-		unlink(new_path);
+		be_remove(new_path);
 		return err;
 	}
 	v = dev->vol;
@@ -527,7 +527,7 @@ int vol_create_layer(struct zvd_dev *base, const char *base_abs,
 	else
 		zvd_close(dev);
 	if (err)
-		unlink(new_path);
+		be_remove(new_path);
 	return err;
 }
 

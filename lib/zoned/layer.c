@@ -82,7 +82,7 @@ static int open_base(const char *path, const char *snap, uint32_t snap_id,
 	struct zvd_backend *be;
 	struct zvd_dev *dev;
 	unsigned flags = ZVD_FILE_READONLY | (snap_id ? BE_FILE_NOLOCK : 0);
-	int err = zvd_backend_file_open(path, flags, &be);
+	int err = zvd_backend_open(path, flags, &be);
 
 	if (err)
 		return err;
@@ -197,14 +197,14 @@ static int create_layer(struct zvd_dev *base, const char *base_abs,
 	struct zvd_backend *be;
 	struct zvd_dev *dev;
 	struct flush_op op = { .apply = write_all, .full = 1 };
-	int err = zvd_backend_file_open(new_path, ZVD_FILE_CREATE, &be);
+	int err = zvd_backend_open(new_path, ZVD_FILE_CREATE, &be);
 
 	if (err)
 		return err;
 	err = dev_create(be, &base->g, uuid, &dev);
 	if (err) {
 		zvd_backend_close(be);
-		unlink(new_path);
+		be_remove(new_path);
 		return err;
 	}
 	inherit_zones(dev, base);
@@ -221,7 +221,7 @@ static int create_layer(struct zvd_dev *base, const char *base_abs,
 	else
 		zvd_close(dev);
 	if (err)
-		unlink(new_path);
+		be_remove(new_path);
 	return err;
 }
 
@@ -234,7 +234,7 @@ int zvd_create_backed(const char *base_path, const char *new_path)
 
 	if (!base_path || !new_path)
 		return -EINVAL;
-	if (!realpath(base_path, abs))
+	if (be_abspath(base_path, abs))
 		return -errno;
 	err = open_base(abs, NULL, 0, &base);
 	if (err)
@@ -253,7 +253,7 @@ int zvd_create_backed(const char *base_path, const char *new_path)
 static int open_rw(const char *path, struct zvd_dev **out)
 {
 	struct zvd_backend *be;
-	int err = zvd_backend_file_open(path, 0, &be);
+	int err = zvd_backend_open(path, 0, &be);
 
 	if (err)
 		return err;
@@ -292,8 +292,7 @@ static int clone_volume(struct zvd_dev *origin, const char *abs,
 int zvd_clone(const char *origin_path, const char *snapshot,
 	      const char *new_path)
 {
-	char abs[PATH_MAX], nabs[PATH_MAX], *dcopy;
-	const char *base;
+	char abs[PATH_MAX], nabs[PATH_MAX];
 	struct clone_args a = { .add = 1 };
 	struct flush_op op = { .apply = snap_clone_apply, .arg = &a };
 	struct zvd_dev *origin, *view;
@@ -303,22 +302,13 @@ int zvd_clone(const char *origin_path, const char *snapshot,
 
 	if (!origin_path || !snapshot || !new_path)
 		return -EINVAL;
-	if (!realpath(origin_path, abs))
+	if (be_abspath(origin_path, abs))
 		return -errno;
-	if (!access(new_path, F_OK))
+	if (be_exists(new_path))
 		return -EEXIST;
 	/* the clone's own path, absolute, for the origin's record */
-	dcopy = strdup(new_path);
-	if (!dcopy)
-		return -ENOMEM;
-	err = realpath(dirname(dcopy), nabs) ? 0 : -errno;
-	free(dcopy);
-	base = strrchr(new_path, '/') ? strrchr(new_path, '/') + 1 : new_path;
-	if (!err && strlen(nabs) + 1 + strlen(base) >= sizeof(nabs))
-		err = -ENAMETOOLONG;
-	if (err)
-		return err;
-	strcat(strcat(nabs, "/"), base);
+	if (be_abspath_new(new_path, nabs))
+		return -errno;
 
 	err = open_rw(abs, &origin);
 	if (err)
@@ -495,7 +485,7 @@ static int rebase_volume(struct zvd_dev *dev, const char *new_base_path,
 	    !snap[0])
 		origin[0] = 0; /* a whole base image records no clone */
 	if (new_base_path) {
-		if (!realpath(new_base_path, abs))
+		if (be_abspath(new_base_path, abs))
 			return dev_fail_msg(dev, -errno, "%s: %s", new_base_path,
 					    strerror(errno));
 		err = open_base(abs, NULL, 0, &nb);
@@ -533,7 +523,7 @@ int zvd_rebase(struct zvd_dev *dev, const char *new_base_path,
 	if (dev->bk.present && dev->bk.snap_id)
 		snprintf(origin, sizeof(origin), "%s", dev->bk.path);
 	if (new_base_path) {
-		if (!realpath(new_base_path, abs))
+		if (be_abspath(new_base_path, abs))
 			return dev_fail_msg(dev, -errno, "%s: %s", new_base_path,
 					    strerror(errno));
 		err = open_base(abs, NULL, 0, &a.nb);
@@ -595,7 +585,7 @@ int clones_find_stale(struct zvd_dev *dev, const char *snap,
 		uint32_t zone;
 		int err, gone;
 
-		err = zvd_backend_file_open(c->path,
+		err = zvd_backend_open(c->path,
 					    ZVD_FILE_READONLY | BE_FILE_NOLOCK, &be);
 		if (err) {
 			gone = err == -ENOENT;
@@ -623,7 +613,7 @@ int zvd_delete_image(const char *path)
 	char origin[PATH_MAX] = "";
 	uint8_t uuid[16];
 	uint32_t snap_id = 0;
-	int err = zvd_backend_file_open(path, 0, &be);
+	int err = zvd_backend_open(path, 0, &be);
 
 	if (err)
 		return err;
@@ -631,7 +621,7 @@ int zvd_delete_image(const char *path)
 	if (err == -EUCLEAN) {
 		/* not a valid image: it holds nothing to unregister */
 		zvd_backend_close(be);
-		return unlink(path) ? -errno : 0;
+		return be_remove(path);
 	}
 	if (err) {
 		zvd_backend_close(be);
@@ -664,8 +654,9 @@ int zvd_delete_image(const char *path)
 	zvd_close(dev);
 	if (err)
 		return err;
-	if (unlink(path))
-		return -errno;
+	err = be_remove(path);
+	if (err)
+		return err;
 	if (origin[0])
 		unregister_clone(origin, snap_id, uuid);
 	return 0;

@@ -668,7 +668,7 @@ int zvd_open_snapshot_of(struct zvd_dev *dev, const char *name,
 		return dev_fail_msg(dev, -ENOENT, "no snapshot '%s'", name);
 	/* the image is locked by @dev; the snapshot never changes, so the
 	 * view reads the file without a lock of its own */
-	err = zvd_backend_file_open(dev->be->path,
+	err = zvd_backend_open(dev->be->path,
 				    ZVD_FILE_READONLY | BE_FILE_NOLOCK, &be);
 	if (!err) {
 		err = zvd_open_snapshot(be, name, out);
