@@ -123,3 +123,13 @@ int zvd_backend_remove(const char *path)
 {
 	return path ? be_remove(path) : -EINVAL;
 }
+
+int be_open_view(struct zvd_backend *be, struct zvd_backend **out)
+{
+	if (!be->path)
+		return -EOPNOTSUPP;
+	if (zvd_is_rados(be->path))
+		return rados_open_view(be, out);
+	return zvd_backend_open(be->path, ZVD_FILE_READONLY | BE_FILE_NOLOCK,
+				out);
+}

@@ -64,7 +64,13 @@ int be_exists(const char *path);
 /* Delete the image @path: the file, or every object. 0 or -errno. */
 int be_remove(const char *path);
 
+/* A read-only backend that sees what @be holds now, written or not (a
+ * snapshot view of an open image): the file again without a lock, or a
+ * view through a RADOS image's log. @be must outlive it. */
+int be_open_view(struct zvd_backend *be, struct zvd_backend **out);
+
 /* rados.c */
+int rados_open_view(struct zvd_backend *writer, struct zvd_backend **out);
 int rados_exists(const char *uri);
 int rados_remove_image(const char *uri);
 

@@ -1611,3 +1611,75 @@ int rados_remove_image(const char *uri)
 	zvd_backend_close(be);
 	return err;
 }
+
+/* ---- views ---- */
+
+/* A read-only backend reading through a writer's: what it logged and
+ * what the cluster has. The writer must outlive it (a snapshot view of
+ * an open image, zvd_open_snapshot_of). */
+struct rados_view {
+	struct zvd_backend be;
+	struct zvd_backend *writer;
+};
+
+static int view_read(struct zvd_backend *be, void *buf, size_t len,
+		     uint64_t off)
+{
+	return rb_read(((struct rados_view *)be)->writer, buf, len, off);
+}
+
+static int view_write(struct zvd_backend *be, const void *buf, size_t len,
+		      uint64_t off)
+{
+	return -EROFS;
+}
+
+static int view_flush(struct zvd_backend *be)
+{
+	return 0;
+}
+
+static int view_zero(struct zvd_backend *be, uint64_t off, uint64_t len)
+{
+	return -EROFS;
+}
+
+static int view_size(struct zvd_backend *be, uint64_t *size)
+{
+	return rb_size(((struct rados_view *)be)->writer, size);
+}
+
+static void view_destroy(struct zvd_backend *be)
+{
+	free(be);
+}
+
+static const struct zvd_backend_ops view_ops = {
+	.name = "rados-view",
+	.read = view_read,
+	.write = view_write,
+	.flush = view_flush,
+	.zero = view_zero,
+	.size = view_size,
+	.destroy = view_destroy,
+};
+
+int rados_open_view(struct zvd_backend *writer, struct zvd_backend **out)
+{
+	struct rados_view *v;
+
+	if (writer->ops != &rados_ops)
+		return -EINVAL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	be_init(&v->be, &view_ops);
+	v->writer = writer;
+	v->be.path = strdup(writer->path);
+	if (!v->be.path) {
+		free(v);
+		return -ENOMEM;
+	}
+	*out = &v->be;
+	return 0;
+}

@@ -667,9 +667,8 @@ int zvd_open_snapshot_of(struct zvd_dev *dev, const char *name,
 	if (err < 0)
 		return dev_fail_msg(dev, -ENOENT, "no snapshot '%s'", name);
 	/* the image is locked by @dev; the snapshot never changes, so the
-	 * view reads the file without a lock of its own */
-	err = zvd_backend_open(dev->be->path,
-				    ZVD_FILE_READONLY | BE_FILE_NOLOCK, &be);
+	 * view reads the image without a lock of its own */
+	err = be_open_view(dev->be, &be);
 	if (!err) {
 		err = zvd_open_snapshot(be, name, out);
 		if (err)

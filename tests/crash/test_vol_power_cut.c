@@ -59,6 +59,7 @@
 #include <time.h>
 
 #include "zvd.h"
+#include "backend/backend.h" /* BE_FILE_NOLOCK */
 #include "harness.h"
 
 #define SECTOR 512u
@@ -170,7 +171,10 @@ struct world {
 	uint64_t size;
 	uint32_t nsect;
 	struct zvd_backend *inner; /* mem, owned by the test */
-	struct zvd_backend *cbe;   /* crash backend, owned by dev */
+	struct zvd_backend *cbe;   /* crash backend, owned by dev (RADOS
+				    * mode: the log, owned by the test) */
+	struct zvd_backend *rbe;   /* RADOS mode: the image, owned by dev */
+	char uri[160];
 	struct zvd_dev *dev;
 	uint64_t rng, nonce;
 	uint32_t next_id;
@@ -198,6 +202,8 @@ static unsigned long long g_verified;
 static long g_problems, g_lost_flushed, g_torn_writes;
 static long g_k_beyond, g_k_all; /* cuts where un-flushed ops survived */
 static int g_trace;
+static const char *g_pool; /* RADOS mode (below, section 3) */
+static int g_drop;
 static const char *g_prog;
 static char g_why[2048];
 static char g_check_problem[256];
@@ -296,11 +302,74 @@ static int check_image(struct world *w, const char *when)
 	int n = 0, rc;
 
 	g_check_problem[0] = 0;
-	rc = zvd_check(w->inner, check_cb, &n);
+	if (g_pool) {
+		/* the cluster's copy alone */
+		struct zvd_backend *be;
+		rc = zvd_backend_rados_open(w->uri, ZVD_FILE_READONLY |
+						    BE_FILE_NOLOCK, NULL, &be);
+		if (rc)
+			return failf("opening %s %s: %d", w->uri, when, rc);
+		rc = zvd_check(be, check_cb, &n);
+		zvd_backend_close(be);
+	} else {
+		rc = zvd_check(w->inner, check_cb, &n);
+	}
 	if (rc != 0)
 		return failf("zvd_check %s: returned %d (%d reported; "
 			     "first: %s)", when, rc, n, g_check_problem);
 	return 0;
+}
+
+/*
+ * RADOS mode (ZVD_RADOS_POOL=POOL with CEPH_CONF set; run by
+ * tests/rados/power_cut.sh): the volume is a RADOS image whose write-back
+ * log lives in the crash backend. A power cut loses what the log had not
+ * synced and stops the uploads where they are (zvd_rados_abandon); the
+ * reboot replays the log. With ZVD_RADOS_LOG=dropped the log is thrown
+ * away at every cut instead: the volume must then read as a prefix of the
+ * operations since the last verified state, flushed or not (kmin = 0),
+ * and the workload takes no snapshots (whether one survives would depend
+ * on how far the uploads got). zvd_check runs on the cluster's own copy,
+ * without the log, whenever the device is closed: that copy must always
+ * be consistent.
+ */
+
+/* The device's backend: the crash backend, or the RADOS image whose log
+ * it holds. */
+static int open_dev_backend(struct world *w, unsigned flags,
+			    struct zvd_backend **be)
+{
+	struct zvd_rados_options o = { .cache_be = w->cbe,
+				       .cache_size = 16u << 20 };
+	int rc;
+
+	if (!g_pool) {
+		*be = w->cbe;
+		return 0;
+	}
+	rc = zvd_backend_rados_open(w->uri, flags, &o, &w->rbe);
+	*be = w->rbe;
+	return rc;
+}
+
+/* Close the device (after a power cut what fails fails), and in RADOS
+ * mode the log. Returns what zvd_close returned. */
+static int close_dev(struct world *w)
+{
+	int rc = 0;
+
+	if (g_pool && w->rbe && zvd_crash_is_cut(w->cbe))
+		zvd_rados_abandon(w->rbe);
+	if (w->dev)
+		rc = zvd_close(w->dev);
+	else
+		zvd_backend_close(g_pool ? w->rbe : w->cbe);
+	if (g_pool)
+		zvd_backend_close(w->cbe);
+	w->dev = NULL;
+	w->cbe = NULL;
+	w->rbe = NULL;
+	return rc;
 }
 
 static void stats_collect(struct world *w)
@@ -322,12 +391,11 @@ static void stats_collect(struct world *w)
 
 static void world_drop(struct world *w)
 {
-	if (w->dev)
-		zvd_close(w->dev);
-	else
-		zvd_backend_close(w->cbe);
-	w->dev = NULL;
-	w->cbe = NULL;
+	if (w->dev || w->cbe)
+		close_dev(w);
+	if (g_pool && w->uri[0])
+		zvd_backend_remove(w->uri);
+	w->uri[0] = 0;
 	zvd_backend_close(w->inner);
 	w->inner = NULL;
 	for (int i = 0; i < MAX_SNAPS; i++)
@@ -353,6 +421,7 @@ static void world_account(struct world *w)
 /* A fresh volume (the old one, if any, is thrown away). */
 static int world_create(struct world *w)
 {
+	struct zvd_backend *be;
 	int rc;
 
 	world_account(w);
@@ -363,16 +432,35 @@ static int world_create(struct world *w)
 	rc = zvd_backend_crash_create(w->inner, rnd(w) | 1, &w->cbe);
 	if (rc)
 		return failf("zvd_backend_crash_create: %d", rc);
-	rc = zvd_create_volume(w->cbe, w->size, &w->dev);
+	if (g_pool)
+		snprintf(w->uri, sizeof(w->uri), "rados://%s/cut-%llx-%ld-%ld",
+			 g_pool, g_seed, g_cut, w->volumes);
+	rc = open_dev_backend(w, ZVD_FILE_CREATE, &be);
+	if (rc)
+		return failf("opening %s: %d (%s)", w->uri, rc,
+			     zvd_rados_why() ? zvd_rados_why() : "");
+	rc = zvd_create_volume(be, w->size, &w->dev);
 	if (rc) {
-		zvd_backend_close(w->cbe);
-		w->cbe = NULL;
+		close_dev(w);
 		return failf("zvd_create_volume(%" PRIu64 "): %d", w->size,
 			     rc);
 	}
 	rc = zvd_flush(w->dev);
 	if (rc)
 		return failf("zvd_flush after zvd_create_volume: %d", rc);
+	if (g_pool) {
+		/* as zvd create does: closed, so the cluster has it all */
+		rc = close_dev(w);
+		if (!rc)
+			rc = zvd_backend_crash_create(w->inner, rnd(w) | 1,
+						      &w->cbe);
+		if (!rc)
+			rc = open_dev_backend(w, 0, &be);
+		if (!rc)
+			rc = zvd_open(be, 0, &w->dev);
+		if (rc)
+			return failf("reopening the new volume: %d", rc);
+	}
 	if (zvd_is_volume(w->dev) != 1 || zvd_size(w->dev) != w->size)
 		return failf("new volume: zvd_is_volume %d, zvd_size %" PRIu64,
 			     zvd_is_volume(w->dev), zvd_size(w->dev));
@@ -532,12 +620,18 @@ static int verify_snapshot(struct world *w, int i, int *exists)
 	char what[96];
 	int rc;
 
-	/* a crash backend that is never cut: whatever the open writes
-	 * stays in it and is dropped with it */
-	rc = zvd_backend_crash_create(w->inner, 1, &be);
-	if (rc)
-		return failf("zvd_backend_crash_create: %d", rc);
-	rc = zvd_open_snapshot(be, sn->name, &sd);
+	if (g_pool) {
+		/* RADOS mode: a view of the rebooted device */
+		be = NULL;
+		rc = zvd_open_snapshot_of(w->dev, sn->name, &sd);
+	} else {
+		/* a crash backend that is never cut: whatever the open
+		 * writes stays in it and is dropped with it */
+		rc = zvd_backend_crash_create(w->inner, 1, &be);
+		if (rc)
+			return failf("zvd_backend_crash_create: %d", rc);
+		rc = zvd_open_snapshot(be, sn->name, &sd);
+	}
 	if (rc == -ENOENT) {
 		zvd_backend_close(be);
 		*exists = 0;
@@ -799,7 +893,7 @@ static void choose(struct world *w, struct vop *op)
 		pick_range(w, op, MAX_IO);
 	}
 	if ((op->kind == V_SNAP_CREATE || op->kind == V_SNAP_DELETE ||
-	     op->kind == V_ROLLBACK) && op->snap < 0)
+	     op->kind == V_ROLLBACK) && (op->snap < 0 || g_drop))
 		op->kind = V_FLUSH;
 	op->id = w->next_id++;
 }
@@ -923,7 +1017,11 @@ static int step(struct world *w, struct vop *pending)
 		sn->used = 1;
 	if (op.kind == V_SNAP_DELETE)
 		snap_free(sn);
-	if (is_durable_point(&op) && !cut) {
+	if (g_drop) {
+		/* without the local log nothing is durable until the
+		 * cluster has it: every op since the last verified state
+		 * stays in the prefix search */
+	} else if (is_durable_point(&op) && !cut) {
 		model_durable(w);
 	} else if (is_durable_point(&op)) {
 		/* returned success with the power already off: durable as
@@ -941,9 +1039,9 @@ static int step(struct world *w, struct vop *pending)
 
 /* Check the crashed image and every snapshot on it; settle @pending. */
 static int check_crashed(struct world *w, const struct vop *pending,
-			 uint32_t *kmin)
+			 uint32_t *kmin, int check)
 {
-	int rc = check_image(w, "of the crashed image");
+	int rc = check ? check_image(w, "of the crashed image") : 0;
 
 	for (int i = 0; !rc && i < MAX_SNAPS; i++) {
 		struct snap *sn = &w->snaps[i];
@@ -979,13 +1077,24 @@ static int reboot(struct world *w, const struct vop *pending, uint32_t *kmin)
 {
 	int rc;
 
-	zvd_close(w->dev); /* fails with -EIO; releases the crash backend */
-	w->dev = NULL;
-	w->cbe = NULL;
-	rc = check_crashed(w, pending, kmin);
+	close_dev(w); /* zvd_close fails with -EIO */
+	if (g_drop) {
+		/* the local log is lost with the machine */
+		zvd_backend_close(w->inner);
+		w->inner = NULL;
+		rc = zvd_backend_mem_create(&w->inner);
+		if (rc)
+			return failf("zvd_backend_mem_create: %d", rc);
+	}
+	/* RADOS mode: the snapshots are checked once the device is back
+	 * (through it: the log holds part of the image) */
+	rc = g_pool ? check_image(w, "of the crashed image (the cluster's "
+				     "copy)")
+		    : check_crashed(w, pending, kmin, 1);
 	if (rc)
 		return rc;
 	for (int tries = 0;; tries++) {
+		struct zvd_backend *be;
 		uint64_t arm = 0;
 
 		rc = zvd_backend_crash_create(w->inner, rnd(w) | 1, &w->cbe);
@@ -995,14 +1104,15 @@ static int reboot(struct world *w, const struct vop *pending, uint32_t *kmin)
 			arm = 1 + rnd_below(w, 8);
 			zvd_crash_arm(w->cbe, arm);
 		}
-		rc = zvd_open(w->cbe, 0, &w->dev);
+		rc = open_dev_backend(w, 0, &be);
+		if (rc == 0)
+			rc = zvd_open(be, 0, &w->dev);
 		if (rc == 0 && !zvd_crash_is_cut(w->cbe)) {
 			zvd_crash_arm(w->cbe, 0);
 			break;
 		}
 		if (!zvd_crash_is_cut(w->cbe)) {
-			zvd_backend_close(w->cbe);
-			w->cbe = NULL;
+			close_dev(w);
 			return failf("zvd_open after a power cut: %d", rc);
 		}
 		/* the power went again during recovery */
@@ -1011,12 +1121,7 @@ static int reboot(struct world *w, const struct vop *pending, uint32_t *kmin)
 			       " writes into zvd_open (rc %d)\n", g_cut, arm,
 			       rc);
 		w->open_cuts++;
-		if (rc == 0)
-			zvd_close(w->dev);
-		else
-			zvd_backend_close(w->cbe);
-		w->dev = NULL;
-		w->cbe = NULL;
+		close_dev(w);
 		rc = check_image(w, "after a power cut during recovery");
 		if (rc)
 			return rc;
@@ -1024,6 +1129,11 @@ static int reboot(struct world *w, const struct vop *pending, uint32_t *kmin)
 	if (zvd_is_volume(w->dev) != 1 || zvd_size(w->dev) != w->size)
 		return failf("reopened volume: zvd_is_volume %d, zvd_size %"
 			     PRIu64, zvd_is_volume(w->dev), zvd_size(w->dev));
+	if (g_pool) {
+		rc = check_crashed(w, pending, kmin, 0);
+		if (rc)
+			return rc;
+	}
 	return verify_snapshot_list(w);
 }
 
@@ -1039,22 +1149,22 @@ static int clean_reopen(struct world *w)
 	if (rc)
 		return rc < 0 ? rc : failf("power cut while not armed");
 	stats_collect(w);
-	rc = zvd_close(w->dev);
-	w->dev = NULL;
-	w->cbe = NULL;
+	rc = close_dev(w);
 	if (rc)
 		return failf("zvd_close: %d", rc);
 	model_durable(w);
 	rc = check_image(w, "after a clean close");
 	if (!rc)
 		rc = zvd_backend_crash_create(w->inner, rnd(w) | 1, &w->cbe);
-	if (!rc)
-		rc = zvd_open(w->cbe, 0, &w->dev);
+	if (!rc) {
+		struct zvd_backend *be;
+		rc = open_dev_backend(w, 0, &be);
+		if (!rc)
+			rc = zvd_open(be, 0, &w->dev);
+	}
 	if (rc) {
-		if (!w->dev) {
-			zvd_backend_close(w->cbe);
-			w->cbe = NULL;
-		}
+		if (w->cbe)
+			close_dev(w);
 		return failf("reopen after a clean close: %d", rc);
 	}
 	w->clean_reopens++;
@@ -1112,14 +1222,14 @@ static int one_cut(struct world *w)
 	if (g_trace)
 		printf("# cut %ld: power cut (armed %" PRIu64 ") after %u ops "
 		       "since the last durable point\n", g_cut, arm, w->nops);
-	kmin = w->dur;
+	kmin = g_drop ? 0 : w->dur;
 	rc = reboot(w, &pending, &kmin);
 	if (rc)
 		return rc;
 	rc = verify_prefix(w, kmin);
 	if (rc)
 		return rc;
-	if (rnd_below(w, 2)) {
+	if (!g_pool && rnd_below(w, 2)) {
 		/* what recovery wrote must also check clean once durable */
 		rc = zvd_flush(w->dev);
 		if (rc)
@@ -1183,7 +1293,7 @@ int main(int argc, char **argv)
 {
 	const char *s;
 	long cuts = 1000, from = 0;
-	char name[64];
+	char name[96];
 	struct timespec t0, t1;
 
 	g_prog = argv[0];
@@ -1194,6 +1304,12 @@ int main(int argc, char **argv)
 	if ((s = getenv("ZVD_SEED")))
 		g_seed = strtoull(s, NULL, 0);
 	g_trace = getenv("ZVD_TRACE") && *getenv("ZVD_TRACE") == '1';
+	g_pool = getenv("ZVD_RADOS_POOL");
+	g_drop = g_pool && getenv("ZVD_RADOS_LOG") &&
+		 !strcmp(getenv("ZVD_RADOS_LOG"), "dropped");
+	if (g_pool)
+		printf("# RADOS mode: pool %s, the local log %s at each cut\n",
+		       g_pool, g_drop ? "dropped" : "kept");
 	printf("# seed %llu, %ld cuts, volume %u MiB\n", g_seed, cuts,
 	       VOL_SIZE >> 20);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1214,7 +1330,9 @@ int main(int argc, char **argv)
 		if (!g_gc_forced)
 			setenv("ZVD_GC", c % 2 ? "background" : "inline", 1);
 		g_gc_mode = getenv("ZVD_GC");
-		snprintf(name, sizeof(name), "vol_power_cut_%s_%04ld_%04ld",
+		snprintf(name, sizeof(name), "%svol_power_cut_%s_%04ld_%04ld",
+			 !g_pool ? "" : g_drop ? "rados_log_dropped_" :
+						 "rados_log_kept_",
 			 strcmp(g_gc_mode, "inline") ? "bg" : "inline", done,
 			 done + g_chunk - 1);
 		harness_run(name, power_cuts);
