@@ -579,6 +579,9 @@ int zvd_create_volume(struct zvd_backend *be, uint64_t size,
 /* 1 for a volume, 0 for a zoned image. */
 int zvd_is_volume(const struct zvd_dev *dev);
 
+/* The backend @dev was opened on (for zvd_rados_status). */
+struct zvd_backend *zvd_backend_of(struct zvd_dev *dev);
+
 /* The size the device presents, in bytes (zoned or volume). */
 uint64_t zvd_size(const struct zvd_dev *dev);
 

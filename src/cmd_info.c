@@ -5,6 +5,8 @@
  */
 #include <stdlib.h>
 
+#include <time.h>
+
 #include "cli.h"
 
 enum { OPT_JSON };
@@ -27,6 +29,8 @@ struct info {
 	struct zvd_snapshot_info *snaps;
 	int volume;
 	struct zvd_volume_stats vs;
+	int rados;
+	struct zvd_rados_status rs;
 };
 
 /* Write amplification: bytes written to the log per byte written by
@@ -92,6 +96,28 @@ static void line_size(const char *label, uint64_t v)
 	       cli_fmt_size(v, buf, sizeof(buf)));
 }
 
+/* An image on RADOS: how far the cluster got. */
+static void print_rados(const char *path, const struct zvd_rados_status *rs)
+{
+	char t[64] = "never";
+
+	if (rs->confirmed_time) {
+		time_t tt = (time_t)rs->confirmed_time;
+		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", gmtime(&tt));
+	}
+	printf("rados:\n");
+	printf("  %-16s %s.<16 hex digits>, %u KiB each\n", "objects:",
+	       path + 8, ZVD_RADOS_OBJECT >> 10);
+	printf("  %-16s %s (after %llu flushes of that writer)\n",
+	       "last upload:", t, (unsigned long long)rs->confirmed_flushes);
+	printf("  %-16s %s\n", "local log:",
+	       rs->dirty ? "a writer's local log may hold writes the cluster "
+			   "lacks; this is the cluster's copy (opening the "
+			   "image with that log replays them, without it the "
+			   "image stays as it is here)"
+			 : "none: the cluster has every write");
+}
+
 static void print_text(const char *path, const struct info *in)
 {
 	const struct zvd_geometry *g = &in->g;
@@ -147,6 +173,8 @@ space:
 	printf("%-18s %d\n", "snapshots:", in->nr_snaps);
 	if (in->nr_snaps)
 		cli_print_snapshots(in->snaps, in->nr_snaps);
+	if (in->rados)
+		print_rados(path, &in->rs);
 }
 
 static void print_json(const char *path, const struct info *in)
@@ -205,6 +233,14 @@ static void print_json(const char *path, const struct info *in)
 		cli_json_null(&j, "backing");
 	}
 	cli_json_snapshots(&j, "snapshots", in->snaps, in->nr_snaps);
+	if (in->rados) {
+		cli_json_obj_begin(&j, "rados");
+		cli_json_u64(&j, "object_size", ZVD_RADOS_OBJECT);
+		cli_json_u64(&j, "last_upload_time", (uint64_t)in->rs.confirmed_time);
+		cli_json_u64(&j, "last_upload_flushes", in->rs.confirmed_flushes);
+		cli_json_bool(&j, "log_pending", in->rs.dirty);
+		cli_json_obj_end(&j);
+	}
 	cli_json_obj_end(&j);
 	cli_json_done(&j);
 }
@@ -227,6 +263,7 @@ int cmd_info(int argc, char **argv)
 	in.volume = zvd_is_volume(dev);
 	if (in.volume)
 		zvd_volume_stats(dev, &in.vs);
+	in.rados = zvd_rados_status(zvd_backend_of(dev), &in.rs) == 0;
 	rc = zvd_get_space(dev, &in.sp);
 	if (rc < 0)
 		rc = cli_dev_error("info", dev, rc);

@@ -14,6 +14,11 @@ uint64_t zvd_size(const struct zvd_dev *dev)
 	return dev->g.size;
 }
 
+struct zvd_backend *zvd_backend_of(struct zvd_dev *dev)
+{
+	return dev ? dev->be : NULL;
+}
+
 int zvd_is_volume(const struct zvd_dev *dev)
 {
 	return dev->vol != NULL;
