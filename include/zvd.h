@@ -105,6 +105,10 @@ int zvd_backend_open(const char *path, unsigned flags,
  * Nothing checks that nothing depends on it: see zvd_delete_image. */
 int zvd_backend_remove(const char *path);
 
+/* 1 if an image (a file, or a RADOS image) named @path exists, 0 if not,
+ * or -errno when that cannot be told (the cluster is unreachable). */
+int zvd_backend_exists(const char *path);
+
 /* Is @path a "rados://" image name? */
 int zvd_is_rados(const char *path);
 
@@ -127,6 +131,8 @@ struct zvd_rados_options {
 	struct zvd_backend *cache_be;
 	uint64_t cache_size;	/* log bytes; 0: 1 GiB (256 MiB in memory) */
 	int durable_remote;	/* a flush waits for the cluster too */
+	uint64_t read_cache;	/* bytes of blocks read from the cluster
+				 * kept in memory; 0: 64 MiB */
 };
 
 /* Open (flags as for files; BE_FILE_NOLOCK too) the image at @uri. */
@@ -154,6 +160,7 @@ struct zvd_rados_status {
 				   * the cluster lacks was not found; the
 				   * image is as far as the cluster got */
 	int upload_error;	  /* the last upload failed (it is retried) */
+	uint64_t cache_hits, cache_misses; /* the read cache's */
 	char log_id[33];	  /* this writer's local log, hex */
 	char holder[128];	  /* who holds the lock, if known */
 };

@@ -29,6 +29,8 @@ static bool exists(const char *path)
 {
 	struct stat st;
 
+	if (zvd_is_rados(path))
+		return zvd_backend_exists(path) == 1;
 	return lstat(path, &st) == 0;
 }
 

@@ -112,9 +112,9 @@ static void print_rados(const char *path, const struct zvd_rados_status *rs)
 	       "last upload:", t, (unsigned long long)rs->confirmed_flushes);
 	printf("  %-16s %s\n", "local log:",
 	       rs->dirty ? "a writer's local log may hold writes the cluster "
-			   "lacks; this is the cluster's copy (opening the "
-			   "image with that log replays them, without it the "
-			   "image stays as it is here)"
+			   "lacks; shown here is the image as far as the "
+			   "cluster got (a server given that log replays "
+			   "them; without it the image stays as shown)"
 			 : "none: the cluster has every write");
 }
 

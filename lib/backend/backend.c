@@ -119,6 +119,15 @@ int be_remove(const char *path)
 	return unlink(path) ? -errno : 0;
 }
 
+int zvd_backend_exists(const char *path)
+{
+	if (!path)
+		return -EINVAL;
+	if (zvd_is_rados(path))
+		return rados_exists(path);
+	return access(path, F_OK) == 0;
+}
+
 int zvd_backend_remove(const char *path)
 {
 	return path ? be_remove(path) : -EINVAL;

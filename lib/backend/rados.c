@@ -39,6 +39,7 @@
 #include <rados/librados.h>
 
 #include "backend/backend.h"
+#include "backend/rcache.h"
 #include "backend/wlog.h"
 #include "util/util.h"
 
@@ -54,6 +55,8 @@
 #define SIZE_STEP (64ull << 20) /* zvd.size grows in these steps */
 #define HT_SIZE 1024u
 #define NAME_MAX_LEN 96u
+#define READ_CACHE (64u << 20) /* default read cache */
+#define CACHED_READ_MAX (128u << 10) /* larger reads bypass it */
 
 /* One logged operation the cluster may not have yet. */
 struct wop {
@@ -107,6 +110,8 @@ struct rados_backend {
 	pthread_t up, renew;
 	int up_run, renew_run;
 	pthread_cond_t renew_cv;
+
+	struct rcache rc;	/* blocks read from the cluster */
 
 	struct zvd_rados_status st;
 	time_t last_stamp, last_save;
@@ -304,6 +309,25 @@ static void describe_holder(struct rados_backend *rb)
 	}
 }
 
+/* Is process @pid alive (a zombie is not: it holds nothing)? */
+static int process_alive(int pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int alive = 1;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		alive = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return alive;
+}
+
 /* A holder's cookie is "HOST PID RANDOM". If every holder is a process
  * of this host that is gone, break their locks: a crashed server on this
  * host needs no explicit break-lock. Returns 1 if it broke any. */
@@ -324,7 +348,7 @@ static int break_dead_local(struct rados_backend *rb, const char *host)
 		char h[64];
 		int pid;
 		if (sscanf(k, "%63s %d", h, &pid) != 2 || strcmp(h, host) ||
-		    pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+		    pid <= 0 || process_alive(pid))
 			return 0;
 	}
 	for (c = clients, k = cookies, i = 0; i < n;
@@ -694,12 +718,21 @@ static int covered(const struct wop *ops, size_t n, uint32_t off, uint32_t len)
 	return at >= (uint64_t)off + len;
 }
 
+/* The cluster's bytes, through the read cache for small aligned reads. */
 static int remote_read(struct rados_backend *rb, uint64_t obj, uint8_t *buf,
 		       uint32_t len, uint32_t off)
 {
+	uint64_t at = (obj << OBJ_SHIFT) + off, gen = 0;
+	int cache = len <= CACHED_READ_MAX && !(off % RC_BLOCK) &&
+		    !(len % RC_BLOCK);
 	char oid[NAME_MAX_LEN + 20];
 	int n;
 
+	if (cache) {
+		if (rc_get(&rb->rc, buf, at, len))
+			return 0;
+		gen = rc_gen(&rb->rc);
+	}
 	obj_name(rb, obj, oid);
 	n = rados_read(rb->io, oid, (char *)buf, len, off);
 	if (n == -ENOENT)
@@ -707,6 +740,8 @@ static int remote_read(struct rados_backend *rb, uint64_t obj, uint8_t *buf,
 	if (n < 0)
 		return n;
 	memset(buf + n, 0, len - (uint32_t)n);
+	if (cache)
+		rc_put(&rb->rc, buf, at, len, gen);
 	return 0;
 }
 
@@ -1038,6 +1073,15 @@ static void *upload_main(void *arg)
 		}
 		failures = 0;
 		rb->up_error = 0;
+		/* the cluster's bytes changed: out of the read cache before
+		 * the operations leave the index */
+		for (w = first;; w = w->next) {
+			if (w->type != WR_FLUSH)
+				rc_invalidate(&rb->rc, (w->obj << OBJ_SHIFT) + w->off,
+					      w->len);
+			if (w == last)
+				break;
+		}
 		after = last->next;
 		while (rb->q != after) {
 			w = rb->q;
@@ -1280,6 +1324,7 @@ static void rb_destroy(struct zvd_backend *be)
 	pthread_mutex_destroy(&rb->sync_lock);
 	pthread_cond_destroy(&rb->cv);
 	pthread_cond_destroy(&rb->renew_cv);
+	rc_free(&rb->rc);
 	free(rb->rec);
 	free(rb);
 }
@@ -1299,6 +1344,8 @@ static int rb_truncate(struct zvd_backend *be, uint64_t size)
 	pthread_mutex_unlock(&rb->lock);
 	if (err)
 		return err;
+	if (end > size)
+		rc_invalidate(&rb->rc, size, end - size);
 	for (obj = (size + OBJ - 1) >> OBJ_SHIFT; obj < (end + OBJ - 1) >> OBJ_SHIFT;
 	     obj++) {
 		obj_name(rb, obj, oid);
@@ -1423,6 +1470,9 @@ int zvd_backend_rados_open(const char *uri, unsigned flags,
 	pthread_cond_init(&rb->cv, NULL);
 	pthread_cond_init(&rb->renew_cv, NULL);
 	rb->readonly = !!(flags & ZVD_FILE_READONLY);
+	err = rc_init(&rb->rc, o->read_cache ? o->read_cache : READ_CACHE);
+	if (err)
+		goto fail_early;
 	err = parse_uri(uri, rb->pool, rb->name);
 	if (err)
 		goto fail_early;
@@ -1511,6 +1561,7 @@ fail_early:
 	pthread_cond_destroy(&rb->cv);
 	pthread_cond_destroy(&rb->renew_cv);
 	pthread_mutex_destroy(&rb->be.fault_lock);
+	rc_free(&rb->rc);
 	free(rb);
 	return err;
 }
@@ -1536,6 +1587,10 @@ int zvd_rados_status(struct zvd_backend *be, struct zvd_rados_status *st)
 	*st = rb->st;
 	st->pending_bytes = rb->pend_bytes;
 	st->upload_error = rb->up_error;
+	pthread_mutex_lock(&rb->rc.lock);
+	st->cache_hits = rb->rc.hits;
+	st->cache_misses = rb->rc.misses;
+	pthread_mutex_unlock(&rb->rc.lock);
 	pthread_mutex_unlock(&rb->lock);
 	return 0;
 }
