@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1495,10 +1496,14 @@ int zvd_backend_rados_open(const char *uri, unsigned flags,
 			rb->lb = o->cache_be;
 		} else if (o->cache) {
 			err = zvd_backend_file_open(o->cache, 0, &rb->lb);
-			if (err == -ENOENT)
+			if (err == -ENOENT) {
 				err = zvd_backend_file_open(o->cache,
 							    ZVD_FILE_CREATE,
 							    &rb->lb);
+				/* it holds the data in the clear */
+				if (!err)
+					chmod(o->cache, 0600);
+			}
 			if (err) {
 				say("cannot open the cache %s: %s", o->cache,
 				    strerror(-err));
