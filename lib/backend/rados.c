@@ -50,11 +50,13 @@
 #define LOCK_TAG "zvd"
 #define LEASE_S 30	   /* the lock lapses this long after its holder died */
 #define RENEW_S 10
+#define LEASE_MARGIN_S 8  /* stop writing this long before it may lapse */
 #define BATCH_MIN (4u << 20)  /* upload at once when this much is logged */
 #define BATCH_MAX (16u << 20) /* largest batch */
 #define BATCH_AGE_NS 50000000 /* else once the oldest write is this old */
 #define SIZE_STEP (64ull << 20) /* zvd.size grows in these steps */
 #define HT_SIZE 1024u
+#define MAX_PINS 64u
 #define NAME_MAX_LEN 96u
 #define READ_CACHE (64u << 20) /* default read cache */
 #define CACHED_READ_MAX (128u << 10) /* larger reads bypass it */
@@ -68,6 +70,7 @@ struct wop {
 	uint32_t type;
 	uint64_t pos, end; /* the record's logical position and end */
 	uint64_t seq;
+	uint32_t prev;	   /* the CRC its record names as its predecessor's */
 };
 
 /* The logged operations on one object, oldest first. */
@@ -92,19 +95,25 @@ struct rados_backend {
 	pthread_mutex_t lock;	/* everything below */
 	pthread_cond_t cv;	/* broadcast on every change */
 	uint64_t wpos, wseq;	/* where the next record goes */
+	uint32_t wprev;		/* the CRC of the last record written */
 	uint64_t uploaded;	/* every record before it is in the cluster */
 	uint64_t tail_done;	/* tail in the durable header (or uploaded) */
 	uint64_t usable;	/* writers may reuse the ring below this */
 	uint64_t synced;	/* the log is durable up to here */
 	struct wop *q, *qlast;
 	uint64_t pend_bytes;
-	unsigned nflush, up_waiters, space_waiters, nreaders;
+	unsigned nflush, up_waiters, space_waiters;
+	uint64_t pins[MAX_PINS]; /* readers in the ring: the oldest record
+				  * each reads (they keep writers out) */
+	uint64_t pinned;	 /* bit i: pins[i] in use */
 	struct timespec first_t; /* when the queue last became non-empty */
 	struct wobj *ht[HT_SIZE];
 	uint8_t *rec;		/* one encoded record */
 	int dirty;		/* operations since the last FLUSH record */
 	int err;		/* dead: every operation fails with it */
 	int stop, abandoned, up_error;
+	int renew_stop;		/* the renew thread goes after the uploader */
+	struct timespec renewed; /* the lease was last renewed (monotonic) */
 	uint64_t size, remote_size;
 	pthread_mutex_t sync_lock;
 
@@ -117,6 +126,37 @@ struct rados_backend {
 	struct zvd_rados_status st;
 	time_t last_stamp, last_save;
 };
+
+/* Monotonic clock arithmetic: the condition variables use it, so a step
+ * of the wall clock changes no wait. */
+static void deadline(struct timespec *t, long long ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ns / 1000000000;
+	t->tv_nsec += ns % 1000000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+static long long since_ns(const struct timespec *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - a->tv_sec) * 1000000000ll + now.tv_nsec - a->tv_nsec;
+}
+
+static void cond_init_mono(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
 
 static __thread char rados_why[256];
 static const struct zvd_rados_options *rados_defaults;
@@ -251,7 +291,9 @@ static int set_xattr_u64(struct rados_backend *rb, const char *key,
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
 
+	pthread_mutex_lock(&rb->lock);
 	rb->st.object_ops++;
+	pthread_mutex_unlock(&rb->lock);
 	return rados_setxattr(rb->io, rb->hdr, key, buf, (size_t)n);
 }
 
@@ -277,14 +319,20 @@ static void stamp_progress(struct rados_backend *rb)
 {
 	char buf[128];
 	time_t now = time(NULL);
-	int n = snprintf(buf, sizeof(buf), "%lld %" PRIu64 " %s",
-			 (long long)now, rb->st.flushes_uploaded,
-			 rb->st.log_id[0] ? rb->st.log_id : "-");
+	uint64_t flushes;
+	int n;
 
+	pthread_mutex_lock(&rb->lock);
+	flushes = rb->st.flushes_uploaded;
 	rb->st.object_ops++;
+	pthread_mutex_unlock(&rb->lock);
+	n = snprintf(buf, sizeof(buf), "%lld %" PRIu64 " %s", (long long)now,
+		     flushes, rb->st.log_id[0] ? rb->st.log_id : "-");
 	if (rados_setxattr(rb->io, rb->hdr, "zvd.progress", buf, (size_t)n) == 0) {
+		pthread_mutex_lock(&rb->lock);
 		rb->st.confirmed_time = now;
-		rb->st.confirmed_flushes = rb->st.flushes_uploaded;
+		rb->st.confirmed_flushes = flushes;
+		pthread_mutex_unlock(&rb->lock);
 	}
 	rb->last_stamp = now;
 }
@@ -329,10 +377,34 @@ static int process_alive(int pid)
 	return alive;
 }
 
-/* A holder's cookie is "HOST PID RANDOM". If every holder is a process
- * of this host that is gone, break their locks: a crashed server on this
- * host needs no explicit break-lock. Returns 1 if it broke any. */
-static int break_dead_local(struct rados_backend *rb, const char *host)
+/* This boot of this machine's kernel (its boot_id), or "" if unknown.
+ * ZVD_RADOS_BOOT_ID stands in for it (tests: a server "on another host"). */
+static void boot_id(char *out, size_t len)
+{
+	const char *fake = getenv("ZVD_RADOS_BOOT_ID");
+	FILE *f;
+
+	if (fake && *fake) {
+		snprintf(out, len, "%s", fake);
+		out[strcspn(out, " \n")] = 0;
+		return;
+	}
+	f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	out[0] = 0;
+	if (f) {
+		if (!fgets(out, (int)len, f))
+			out[0] = 0;
+		fclose(f);
+	}
+	out[strcspn(out, " \n")] = 0;
+}
+
+/* A holder's cookie is "BOOT_ID PID RANDOM". If every holder is a process
+ * of this boot of this machine that is gone, break their locks: a crashed
+ * server here needs no explicit break-lock. (Processes in another PID
+ * namespace of the same kernel are not told apart.) Returns 1 if it broke
+ * any. */
+static int break_dead_local(struct rados_backend *rb, const char *boot)
 {
 	char tag[64], clients[1024], cookies[1024], addrs[1024];
 	size_t tl = sizeof(tag), cll = sizeof(clients), col = sizeof(cookies),
@@ -348,8 +420,8 @@ static int break_dead_local(struct rados_backend *rb, const char *host)
 	for (k = cookies, i = 0; i < n; i++, k += strlen(k) + 1) {
 		char h[64];
 		int pid;
-		if (sscanf(k, "%63s %d", h, &pid) != 2 || strcmp(h, host) ||
-		    pid <= 0 || process_alive(pid))
+		if (!boot[0] || sscanf(k, "%63s %d", h, &pid) != 2 ||
+		    strcmp(h, boot) || pid <= 0 || process_alive(pid))
 			return 0;
 	}
 	for (c = clients, k = cookies, i = 0; i < n;
@@ -383,30 +455,51 @@ static void die(struct rados_backend *rb, int err)
 	pthread_mutex_unlock(&rb->lock);
 }
 
-/* Renew the lease until the image closes; losing the lock kills the
- * backend (another writer may have the image now). */
+/* Renew the lease until the image closes (after the uploader stopped).
+ * A failed renewal is retried each second; the backend dies only when the
+ * lease may have lapsed (another writer may have the image now). */
 static void *renew_main(void *arg)
 {
 	struct rados_backend *rb = arg;
+	long long wait = RENEW_S * 1000000000ll;
 	struct timespec t;
 
 	pthread_mutex_lock(&rb->lock);
-	while (!rb->stop && !rb->abandoned) {
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_sec += RENEW_S;
-		pthread_cond_timedwait(&rb->renew_cv, &rb->lock, &t);
-		if (rb->stop || rb->abandoned)
+	while (!rb->renew_stop && !rb->abandoned) {
+		int err;
+
+		deadline(&t, wait);
+		while (!rb->renew_stop && !rb->abandoned &&
+		       pthread_cond_timedwait(&rb->renew_cv, &rb->lock, &t) != ETIMEDOUT)
+			;
+		if (rb->renew_stop || rb->abandoned)
 			break;
 		pthread_mutex_unlock(&rb->lock);
-		int err = take_lock(rb, 1);
+		err = take_lock(rb, 1);
 		pthread_mutex_lock(&rb->lock);
-		if (err < 0 && !rb->err) {
-			rb->err = -EIO;
+		if (err == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &rb->renewed);
+			wait = RENEW_S * 1000000000ll;
+		} else if (since_ns(&rb->renewed) >= (LEASE_S - LEASE_MARGIN_S) *
+							  1000000000ll) {
+			if (!rb->err)
+				rb->err = -EIO;
 			pthread_cond_broadcast(&rb->cv);
+			break;
+		} else {
+			wait = 1000000000ll;
 		}
 	}
 	pthread_mutex_unlock(&rb->lock);
 	return NULL;
+}
+
+/* May the uploader write? Not once the lease may be about to lapse
+ * without a renewal (lock held). */
+static int lease_ok(const struct rados_backend *rb)
+{
+	return !rb->locked ||
+	       since_ns(&rb->renewed) < (LEASE_S - LEASE_MARGIN_S) * 1000000000ll;
 }
 
 int zvd_rados_break_lock(const char *uri, char *who, size_t who_len)
@@ -434,11 +527,15 @@ int zvd_rados_break_lock(const char *uri, char *who, size_t who_len)
 		err = n < 0 && n != -ENOENT ? (int)n : -ENOENT;
 		goto out;
 	}
-	if (who)
-		snprintf(who, who_len, "%s at %s", clients, addrs);
 	/* fence a holder that is alive after all (a hung or cut-off
 	 * server) before its lock goes: its writes fail from now on */
-	rados_blocklist_add(cl, addrs, 3600);
+	err = rados_blocklist_add(cl, addrs, 3600);
+	if (who)
+		snprintf(who, who_len, "%s at %s%s%s", clients, addrs,
+			 err ? " (not fenced: blocklisting failed: " : "",
+			 err ? strerror(-err) : "");
+	if (who && err && strlen(who) + 2 < who_len)
+		strcat(who, ")");
 	err = rados_break_lock(io, hdr, LOCK_NAME, clients, cookies);
 out:
 	rados_ioctx_destroy(io);
@@ -503,6 +600,7 @@ static int queue_op(struct rados_backend *rb, const struct wl_rec *r,
 	w->pos = pos;
 	w->end = pos + wl_rec_size(r);
 	w->seq = r->seq;
+	w->prev = r->prev;
 	if (r->type != WR_FLUSH && index_add(rb, w)) {
 		free(w);
 		return -ENOMEM;
@@ -547,13 +645,15 @@ static int append(struct rados_backend *rb, struct wl_rec *r,
 		if (rb->wpos + skip + need <= rb->usable + rb->wh.area) {
 			if (skip && left >= WL_REC) {
 				struct wl_rec wrap = { .type = WR_WRAP,
-						       .seq = rb->wseq };
+						       .seq = rb->wseq,
+						       .prev = rb->wprev };
 				wl_encode(rb->rec, &rb->wh, &wrap, NULL);
 				err = be_write(rb->lb, rb->rec, WL_REC,
 					       ring_off(rb, rb->wpos));
 				if (err)
 					return err;
 				rb->wseq++;
+				rb->wprev = wrap.crc;
 			}
 			rb->wpos += skip;
 			break;
@@ -564,6 +664,7 @@ static int append(struct rados_backend *rb, struct wl_rec *r,
 		rb->space_waiters--;
 	}
 	r->seq = rb->wseq;
+	r->prev = rb->wprev;
 	wl_encode(rb->rec, &rb->wh, r, data);
 	err = be_write(rb->lb, rb->rec, need, ring_off(rb, rb->wpos));
 	if (err)
@@ -572,6 +673,7 @@ static int append(struct rados_backend *rb, struct wl_rec *r,
 	if (err)
 		return err;
 	rb->wseq++;
+	rb->wprev = r->crc;
 	rb->wpos += need;
 	if (r->type != WR_FLUSH)
 		rb->dirty = 1;
@@ -617,10 +719,16 @@ static int rb_write(struct zvd_backend *be, const void *buf, size_t len,
 static int rb_zero(struct zvd_backend *be, uint64_t off, uint64_t len)
 {
 	struct rados_backend *rb = to_rb(be);
+	uint64_t size;
 
-	if (off >= rb->size)
-		return 0;
-	return log_range(rb, WR_ZERO, NULL, ZVD_MIN(len, rb->size - off), off);
+	if (rb->readonly)
+		return -EROFS;
+	pthread_mutex_lock(&rb->lock);
+	size = rb->size;
+	pthread_mutex_unlock(&rb->lock);
+	if (off >= size)
+		return 0; /* beyond the end already reads as zeros */
+	return log_range(rb, WR_ZERO, NULL, ZVD_MIN(len, size - off), off);
 }
 
 /* Make the log durable up to @target (group commit). */
@@ -746,6 +854,42 @@ static int remote_read(struct rados_backend *rb, uint64_t obj, uint8_t *buf,
 	return 0;
 }
 
+/* Writers may reuse the ring up to what the cluster has and no reader
+ * still reads (lock held). */
+static void set_usable(struct rados_backend *rb)
+{
+	uint64_t u = rb->tail_done;
+	unsigned i;
+
+	for (i = 0; i < MAX_PINS; i++)
+		if ((rb->pinned >> i & 1) && rb->pins[i] < u)
+			u = rb->pins[i];
+	if (u > rb->usable) {
+		rb->usable = u;
+		pthread_cond_broadcast(&rb->cv);
+	}
+}
+
+/* Keep writers off the records a reader is about to read (lock held;
+ * waits for a free slot). Returns the slot. */
+static unsigned pin_ring(struct rados_backend *rb, const struct wop *ops,
+			 size_t n)
+{
+	uint64_t oldest = ops[0].pos;
+	unsigned i;
+	size_t k;
+
+	for (k = 1; k < n; k++)
+		oldest = ZVD_MIN(oldest, ops[k].pos);
+	while (rb->pinned == ~0ull)
+		pthread_cond_wait(&rb->cv, &rb->lock);
+	for (i = 0; rb->pinned >> i & 1; i++)
+		;
+	rb->pins[i] = oldest;
+	rb->pinned |= 1ull << i;
+	return i;
+}
+
 /* Read part of one object: the cluster's bytes (unless the logged
  * operations cover the range), then the logged operations on top, in
  * order. The ring is not reused while a reader is in it. */
@@ -754,6 +898,7 @@ static int read_piece(struct rados_backend *rb, uint64_t obj, uint8_t *buf,
 {
 	struct wop *ops = NULL, *w;
 	size_t n = 0, cap = 0, i;
+	unsigned pin = 0;
 	int err = 0;
 
 	pthread_mutex_lock(&rb->lock);
@@ -775,7 +920,7 @@ static int read_piece(struct rados_backend *rb, uint64_t obj, uint8_t *buf,
 			ops[n++] = *w;
 		}
 		if (n)
-			rb->nreaders++;
+			pin = pin_ring(rb, ops, n);
 	}
 	pthread_mutex_unlock(&rb->lock);
 	if (!err && !(n && covered(ops, n, off, len)))
@@ -793,10 +938,8 @@ static int read_piece(struct rados_backend *rb, uint64_t obj, uint8_t *buf,
 	}
 	if (n) {
 		pthread_mutex_lock(&rb->lock);
-		if (--rb->nreaders == 0 && rb->usable < rb->tail_done) {
-			rb->usable = rb->tail_done;
-			pthread_cond_broadcast(&rb->cv);
-		}
+		rb->pinned &= ~(1ull << pin);
+		set_usable(rb);
 		pthread_mutex_unlock(&rb->lock);
 	}
 	free(ops);
@@ -810,8 +953,7 @@ static int rb_read(struct zvd_backend *be, void *buf, size_t len,
 	uint8_t *p = buf;
 	int err = 0;
 
-	if (rb->err)
-		return rb->err;
+	err = __atomic_load_n(&rb->err, __ATOMIC_RELAXED);
 	while (len && !err) {
 		uint32_t in = (uint32_t)(off & (OBJ - 1));
 		uint32_t n = (uint32_t)ZVD_MIN(len, (uint64_t)(OBJ - in));
@@ -872,8 +1014,9 @@ static int build_op(struct rados_backend *rb, struct up_obj *o,
 		return -ENOMEM;
 	o->op = rados_create_write_op();
 	if (o->whole_zero) {
-		/* only what follows the last whole zero matters */
-		if (!o->after) {
+		/* only what follows the last whole zero matters; the first
+		 * object carries the lock and attributes: emptied, kept */
+		if (!o->after && o->obj) {
 			rados_write_op_remove(o->op);
 			return 0;
 		}
@@ -951,7 +1094,15 @@ static int upload(struct rados_backend *rb, struct wop *first, struct wop *last,
 		obj_name(rb, o->obj, oid);
 		err = rados_aio_write_op_operate(o->op, rb->io, o->c, oid, NULL,
 						 0);
+		if (err) {
+			/* never submitted: nothing to wait for */
+			rados_aio_release(o->c);
+			o->c = NULL;
+			break;
+		}
+		pthread_mutex_lock(&rb->lock);
 		rb->st.object_ops++;
+		pthread_mutex_unlock(&rb->lock);
 	}
 	for (i = 0; i < n; i++) {
 		struct up_obj *o = &u[i];
@@ -960,7 +1111,8 @@ static int upload(struct rados_backend *rb, struct wop *first, struct wop *last,
 			rados_aio_wait_for_complete(o->c);
 			r = rados_aio_get_return_value(o->c);
 			/* removing an object that is not there is fine */
-			if (r < 0 && !(r == -ENOENT && o->whole_zero && !o->after) &&
+			if (r < 0 &&
+			    !(r == -ENOENT && o->whole_zero && !o->after && o->obj) &&
 			    !err)
 				err = r;
 			rados_aio_release(o->c);
@@ -989,7 +1141,8 @@ static int batch_ready(struct rados_backend *rb)
 
 /* Record in the log's header that the cluster has everything before
  * @tail (uploader only), so that the ring below it can be reused. */
-static int save_tail(struct rados_backend *rb, uint64_t tail, uint64_t seq)
+static int save_tail(struct rados_backend *rb, uint64_t tail, uint64_t seq,
+		     uint32_t prev)
 {
 	int err = 0;
 
@@ -997,6 +1150,7 @@ static int save_tail(struct rados_backend *rb, uint64_t tail, uint64_t seq)
 		struct wl_head h = rb->wh;
 		h.tail = tail;
 		h.tail_seq = seq;
+		h.tail_prev = prev;
 		pthread_mutex_lock(&rb->sync_lock);
 		err = wl_write_head(rb->lb, &h);
 		if (!err)
@@ -1008,11 +1162,11 @@ static int save_tail(struct rados_backend *rb, uint64_t tail, uint64_t seq)
 		rb->last_save = time(NULL);
 		rb->wh.tail = tail;
 		rb->wh.tail_seq = seq;
+		rb->wh.tail_prev = prev;
 	}
 	pthread_mutex_lock(&rb->lock);
 	rb->tail_done = tail;
-	if (!rb->nreaders)
-		rb->usable = tail;
+	set_usable(rb);
 	pthread_cond_broadcast(&rb->cv);
 	pthread_mutex_unlock(&rb->lock);
 	return 0;
@@ -1027,18 +1181,14 @@ static void *upload_main(void *arg)
 	for (;;) {
 		struct wop *first, *last, *after, *w;
 		uint64_t bytes = 0, tail, tail_seq;
+		uint32_t tail_prev;
 		size_t nops = 0;
 		int err, ends_flush, save;
 
-		while (!batch_ready(rb) && !rb->abandoned && !rb->err &&
-		       !(rb->stop && !rb->q)) {
+		while ((!batch_ready(rb) || !lease_ok(rb)) && !rb->abandoned &&
+		       !rb->err && !(rb->stop && !rb->q)) {
 			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_nsec += BATCH_AGE_NS;
-			if (t.tv_nsec >= 1000000000) {
-				t.tv_sec++;
-				t.tv_nsec -= 1000000000;
-			}
+			deadline(&t, BATCH_AGE_NS);
 			pthread_cond_timedwait(&rb->cv, &rb->lock, &t);
 		}
 		if (rb->abandoned || rb->err || !rb->q)
@@ -1057,6 +1207,8 @@ static void *upload_main(void *arg)
 		err = upload(rb, first, last, nops);
 
 		pthread_mutex_lock(&rb->lock);
+		if (rb->abandoned)
+			break; /* "dead": nothing more reaches the log */
 		if (err) {
 			struct timespec t;
 			rb->up_error = 1;
@@ -1067,9 +1219,12 @@ static void *upload_main(void *arg)
 				pthread_cond_broadcast(&rb->cv);
 				break;
 			}
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_sec += 1;
-			pthread_cond_timedwait(&rb->cv, &rb->lock, &t);
+			/* a second before the next try, whatever wakes us */
+			deadline(&t, 1000000000ll);
+			while (!rb->abandoned && !rb->err &&
+			       pthread_cond_timedwait(&rb->cv, &rb->lock, &t) !=
+				       ETIMEDOUT)
+				;
 			continue;
 		}
 		failures = 0;
@@ -1108,13 +1263,18 @@ static void *upload_main(void *arg)
 			rb->st.flushes_uploaded++;
 		tail = rb->q ? rb->q->pos : rb->wpos;
 		tail_seq = rb->q ? rb->q->seq : rb->wseq;
-		save = rb->mem_log || rb->space_waiters ||
+		tail_prev = rb->q ? rb->q->prev : rb->wprev;
+		/* after a whole flush interval, before the next one starts:
+		 * a replay must never send the cluster records it already
+		 * has from before a flush it completed (it would roll later
+		 * ones back) */
+		save = ends_flush || rb->mem_log || rb->space_waiters ||
 		       tail - rb->tail_done > rb->wh.area / 4 ||
 		       time(NULL) != rb->last_save;
 		pthread_cond_broadcast(&rb->cv);
 		pthread_mutex_unlock(&rb->lock);
 
-		if (save && save_tail(rb, tail, tail_seq))
+		if (save && save_tail(rb, tail, tail_seq, tail_prev))
 			die(rb, -EIO);
 		if (ends_flush && time(NULL) != rb->last_stamp)
 			stamp_progress(rb);
@@ -1130,6 +1290,7 @@ static void *upload_main(void *arg)
 static int replay(struct rados_backend *rb)
 {
 	uint64_t pos = rb->wh.tail, seq = rb->wh.tail_seq, area = rb->wh.area;
+	uint32_t prev = rb->wh.tail_prev;
 	uint8_t *buf = malloc(WL_REC + OBJ + 8);
 	int err = 0;
 
@@ -1144,7 +1305,7 @@ static int replay(struct rados_backend *rb)
 			continue;
 		}
 		err = be_read(rb->lb, buf, WL_REC, WL_START + pos % area);
-		if (err || wl_decode(buf, &rb->wh, seq, &r))
+		if (err || wl_decode(buf, &rb->wh, seq, prev, &r))
 			break;
 		size = wl_rec_size(&r);
 		if (size > left)
@@ -1160,6 +1321,7 @@ static int replay(struct rados_backend *rb)
 		if (r.type == WR_WRAP) {
 			pos += left;
 			seq++;
+			prev = r.crc;
 			continue;
 		}
 		err = queue_op(rb, &r, pos);
@@ -1172,11 +1334,13 @@ static int replay(struct rados_backend *rb)
 		}
 		rb->dirty = r.type != WR_FLUSH;
 		seq++;
+		prev = r.crc;
 		pos += size;
 	}
 	free(buf);
 	rb->wpos = pos;
 	rb->wseq = seq;
+	rb->wprev = prev;
 	rb->uploaded = rb->tail_done = rb->usable = rb->synced = rb->wh.tail;
 	return err;
 }
@@ -1196,13 +1360,21 @@ static int open_log(struct rados_backend *rb, const struct zvd_rados_options *o,
 		    const char *uri)
 {
 	char marker[40] = "", image[WL_IMAGE_MAX + 128];
-	int n, err, fresh = 1;
+	int n, err, fresh = 1, head = -ENODATA;
 
 	snprintf(image, sizeof(image), "%s/%s", rb->pool, rb->name);
 	n = rados_getxattr(rb->io, rb->hdr, "zvd.log", marker,
 			   sizeof(marker) - 1);
 	marker[n > 0 ? n : 0] = 0;
-	if (!rb->mem_log && wl_read_head(rb->lb, &rb->wh) == 0) {
+	if (!rb->mem_log)
+		head = wl_read_head(rb->lb, &rb->wh);
+	if (head && head != -ENODATA) {
+		/* never start afresh over a log that could not be read */
+		say("%s: cannot read the cache %s: %s", uri,
+		    o->cache ? o->cache : "", strerror(-head));
+		return head;
+	}
+	if (head == 0) {
 		char id[33];
 
 		hex_id(rb->wh.id, id);
@@ -1243,6 +1415,7 @@ static int open_log(struct rados_backend *rb, const struct zvd_rados_options *o,
 			rb->wh.area = 8u << 20;
 		rb->wpos = rb->wseq = rb->uploaded = rb->tail_done = 0;
 		rb->usable = rb->synced = 0;
+		rb->wprev = 0; /* the header's tail_prev */
 		hex_id(rb->wh.id, rb->st.log_id);
 		if (!rb->mem_log) {
 			err = wl_write_head(rb->lb, &rb->wh);
@@ -1261,36 +1434,43 @@ static int open_log(struct rados_backend *rb, const struct zvd_rados_options *o,
 		n = rados_setxattr(rb->io, rb->hdr, "zvd.log", rb->st.log_id,
 				   strlen(rb->st.log_id));
 	}
-	if (n < 0 && n != -ENODATA)
-		return n;
-	/* writes the crashed writer made after its last flush end where
-	 * this one's begin: close them off as a flush of their own */
-	if (rb->dirty) {
-		pthread_mutex_lock(&rb->lock);
-		struct wl_rec r = { .type = WR_FLUSH };
-		err = append(rb, &r, NULL);
-		pthread_mutex_unlock(&rb->lock);
-		if (!err)
-			rb->dirty = 0;
-		if (!err)
-			err = sync_log(rb, rb->wpos);
-		if (err)
-			return err;
-	}
-	return 0;
+	return n < 0 && n != -ENODATA ? n : 0;
+}
+
+/* Writes the crashed writer made after its last flush end where this
+ * one's begin: close them off as a flush of their own. Called once the
+ * uploader runs (a full ring only it can free). */
+static int close_replayed(struct rados_backend *rb)
+{
+	struct wl_rec r = { .type = WR_FLUSH };
+	int err = 0;
+
+	if (!rb->dirty)
+		return 0;
+	pthread_mutex_lock(&rb->lock);
+	err = append(rb, &r, NULL);
+	if (!err)
+		rb->dirty = 0;
+	pthread_mutex_unlock(&rb->lock);
+	return err ? err : sync_log(rb, rb->wpos);
 }
 
 /* ---- open and close ---- */
 
+/* Stop the uploader (it drains the log first unless abandoned), then the
+ * renew thread: the lease must hold while anything may still be written. */
 static void stop_threads(struct rados_backend *rb)
 {
 	pthread_mutex_lock(&rb->lock);
 	rb->stop = 1;
 	pthread_cond_broadcast(&rb->cv);
-	pthread_cond_broadcast(&rb->renew_cv);
 	pthread_mutex_unlock(&rb->lock);
 	if (rb->up_run)
 		pthread_join(rb->up, NULL);
+	pthread_mutex_lock(&rb->lock);
+	rb->renew_stop = 1;
+	pthread_cond_broadcast(&rb->renew_cv);
+	pthread_mutex_unlock(&rb->lock);
 	if (rb->renew_run)
 		pthread_join(rb->renew, NULL);
 	rb->up_run = rb->renew_run = 0;
@@ -1302,10 +1482,9 @@ static void rb_destroy(struct zvd_backend *be)
 	struct wop *w;
 
 	stop_threads(rb);
-	if (!rb->readonly && !rb->abandoned && !rb->err && !rb->q) {
+	if (!rb->readonly && !rb->abandoned && !rb->err && !rb->q &&
+	    (rb->mem_log || !save_tail(rb, rb->wpos, rb->wseq, rb->wprev))) {
 		/* everything is in the cluster: the log holds nothing */
-		if (!rb->mem_log)
-			save_tail(rb, rb->wpos, rb->wseq);
 		stamp_progress(rb);
 		rados_rmxattr(rb->io, rb->hdr, "zvd.log");
 	}
@@ -1345,13 +1524,13 @@ static int rb_truncate(struct zvd_backend *be, uint64_t size)
 	pthread_mutex_unlock(&rb->lock);
 	if (err)
 		return err;
-	if (end > size)
-		rc_invalidate(&rb->rc, size, end - size);
 	for (obj = (size + OBJ - 1) >> OBJ_SHIFT; obj < (end + OBJ - 1) >> OBJ_SHIFT;
 	     obj++) {
 		obj_name(rb, obj, oid);
 		err = rados_remove(rb->io, oid);
+		pthread_mutex_lock(&rb->lock);
 		rb->st.object_ops++;
+		pthread_mutex_unlock(&rb->lock);
 		if (err && err != -ENOENT)
 			return err;
 	}
@@ -1361,6 +1540,10 @@ static int rb_truncate(struct zvd_backend *be, uint64_t size)
 		if (err && err != -ENOENT)
 			return err;
 	}
+	/* after the objects changed: a reader that read before caches
+	 * nothing (its generation is stale) */
+	if (end > size)
+		rc_invalidate(&rb->rc, size, end - size);
 	err = set_xattr_u64(rb, "zvd.size", size);
 	if (err)
 		return err;
@@ -1417,14 +1600,14 @@ static int open_remote(struct rados_backend *rb, unsigned flags,
 		return err;
 	rb->size = rb->remote_size = size;
 	if (!(flags & BE_FILE_NOLOCK)) {
-		char host[64] = "";
-		gethostname(host, sizeof(host) - 1);
-		host[strcspn(host, " ")] = 0;
-		snprintf(rb->cookie, sizeof(rb->cookie), "%.40s %d %08x", host,
-			 (int)getpid(), (unsigned)zvd_random64());
+		char boot[40];
+		boot_id(boot, sizeof(boot));
+		snprintf(rb->cookie, sizeof(rb->cookie), "%s %d %08x",
+			 boot[0] ? boot : "-", (int)getpid(),
+			 (unsigned)zvd_random64());
 		rb->shared = rb->readonly;
 		err = take_lock(rb, 0);
-		if ((err == -EBUSY || err == -EEXIST) && break_dead_local(rb, host))
+		if ((err == -EBUSY || err == -EEXIST) && break_dead_local(rb, boot))
 			err = take_lock(rb, 0);
 		if (err == -EBUSY || err == -EEXIST) {
 			describe_holder(rb);
@@ -1437,6 +1620,7 @@ static int open_remote(struct rados_backend *rb, unsigned flags,
 		if (err < 0)
 			return err;
 		rb->locked = 1;
+		clock_gettime(CLOCK_MONOTONIC, &rb->renewed);
 	}
 	read_progress(rb);
 	{
@@ -1468,8 +1652,8 @@ int zvd_backend_rados_open(const char *uri, unsigned flags,
 	be_init(&rb->be, &rados_ops);
 	pthread_mutex_init(&rb->lock, NULL);
 	pthread_mutex_init(&rb->sync_lock, NULL);
-	pthread_cond_init(&rb->cv, NULL);
-	pthread_cond_init(&rb->renew_cv, NULL);
+	cond_init_mono(&rb->cv);
+	cond_init_mono(&rb->renew_cv);
 	rb->readonly = !!(flags & ZVD_FILE_READONLY);
 	err = rc_init(&rb->rc, o->read_cache ? o->read_cache : READ_CACHE);
 	if (err)
@@ -1525,6 +1709,9 @@ int zvd_backend_rados_open(const char *uri, unsigned flags,
 			goto fail;
 		}
 		rb->up_run = 1;
+		err = close_replayed(rb);
+		if (err)
+			goto fail;
 	}
 	if (rb->locked) {
 		if (pthread_create(&rb->renew, NULL, renew_main, rb)) {
@@ -1650,11 +1837,20 @@ int rados_remove_image(const char *uri)
 	struct zvd_backend *be;
 	uint64_t obj, end;
 	char oid[NAME_MAX_LEN + 20];
-	int err = zvd_backend_rados_open(uri, ZVD_FILE_READONLY, NULL, &be);
+	int err = zvd_backend_rados_open(uri, ZVD_FILE_READONLY | BE_FILE_NOLOCK,
+					 NULL, &be);
 
 	if (err)
 		return err;
 	rb = to_rb(be);
+	/* exclusive: nobody may be using it */
+	sprintf(rb->cookie, "remove %08x", (unsigned)zvd_random64());
+	err = take_lock(rb, 0);
+	if (err) {
+		zvd_backend_close(be);
+		return err == -EEXIST ? -EBUSY : err;
+	}
+	rb->locked = 1;
 	end = (rb->remote_size + OBJ - 1) >> OBJ_SHIFT;
 	for (obj = end; obj-- > 1;) {
 		obj_name(rb, obj, oid);

@@ -21,8 +21,11 @@ int rc_init(struct rcache *c, uint64_t bytes)
 	c->ents = calloc(sets * RC_WAYS, sizeof(*c->ents));
 	c->data = malloc(sets * RC_WAYS * RC_BLOCK);
 	if (!c->ents || !c->data) {
-		rc_free(c);
-		return -ENOMEM;
+		free(c->ents);
+		free(c->data);
+		c->ents = NULL;
+		c->data = NULL;
+		return -ENOMEM; /* rc_free still to be called */
 	}
 	c->nsets = (uint32_t)sets;
 	return 0;

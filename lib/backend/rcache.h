@@ -4,10 +4,11 @@
  * (lib/backend/rados.c caches what it read from the cluster).
  *
  * Set-associative (4 ways, least recently used out). Whoever changes the
- * remote bytes invalidates them first (rc_invalidate); a reader takes
- * rc_gen() before it reads the remote and rc_put keeps the blocks only if
- * no invalidation came in between, so a slow reader never caches bytes
- * older than a completed change.
+ * remote bytes invalidates them once the change is done and before
+ * anything else stops showing the new bytes (rc_invalidate); a reader
+ * takes rc_gen() before it reads the remote and rc_put keeps the blocks
+ * only if no invalidation came in between, so a slow reader never caches
+ * bytes older than a completed change.
  */
 #ifndef ZVD_RCACHE_H
 #define ZVD_RCACHE_H
@@ -32,7 +33,8 @@ struct rcache {
 	uint64_t hits, misses;
 };
 
-/* A cache of about @bytes (0: none: every call does nothing). */
+/* A cache of about @bytes (0: none: every call does nothing). Call
+ * rc_free afterwards even when it fails. */
 int rc_init(struct rcache *c, uint64_t bytes);
 void rc_free(struct rcache *c);
 

@@ -15,12 +15,14 @@
  *                      next one to the start.
  *
  * A record is a 48-byte header (magic, type, length, the log's id, a
- * sequence number one more than the previous record's, object number,
- * offset, CRC32C of header and data) followed by its data, padded to 8
- * bytes. WRITE carries data for one object, ZERO a range of one object,
- * FLUSH marks the point a flush returned at. Replay reads records from
- * the header's position while each is valid and has the next sequence
- * number, so stale records of an earlier lap never count.
+ * sequence number one more than the previous record's, the previous
+ * record's CRC, object number, offset, CRC32C of header and data)
+ * followed by its data, padded to 8 bytes. WRITE carries data for one
+ * object, ZERO a range of one object, FLUSH marks the point a flush
+ * returned at. Replay reads records from the header's position while each
+ * is valid, has the next sequence number and names the CRC of the record
+ * before it, so neither stale records of an earlier lap nor those a crash
+ * orphaned (an old record that follows a rewritten one) ever count.
  */
 #ifndef ZVD_WLOG_H
 #define ZVD_WLOG_H
@@ -42,12 +44,15 @@ struct wl_head {
 	uint64_t area;		  /* bytes of the record area */
 	uint64_t tail;		  /* logical position of the first record */
 	uint64_t tail_seq;	  /* its sequence number */
+	uint32_t tail_prev;	  /* the CRC it names as its predecessor's */
 };
 
 struct wl_rec {
 	uint32_t type;
 	uint32_t len;	/* data bytes (WRITE) or range length (ZERO) */
 	uint64_t seq;
+	uint32_t prev;	/* the previous record's CRC */
+	uint32_t crc;	/* this one's (set by wl_encode, read by wl_decode) */
 	uint64_t obj;
 	uint32_t off;
 };
@@ -67,14 +72,15 @@ int wl_read_head(struct zvd_backend *lb, struct wl_head *h);
 int wl_write_head(struct zvd_backend *lb, struct wl_head *h);
 
 /* Encode record @r (with @data for a WRITE) into @out, which has
- * wl_rec_size(r) bytes. */
-void wl_encode(uint8_t *out, const struct wl_head *h, const struct wl_rec *r,
+ * wl_rec_size(r) bytes, and set r->crc. */
+void wl_encode(uint8_t *out, const struct wl_head *h, struct wl_rec *r,
 	       const void *data);
 
 /* Decode the header at @p: 0 if it is a record of log @h with sequence
- * number @seq (the data's CRC is checked by wl_check), else -1. */
+ * number @seq following a record whose CRC is @prev (the data's CRC is
+ * checked by wl_check), else -1. */
 int wl_decode(const uint8_t *p, const struct wl_head *h, uint64_t seq,
-	      struct wl_rec *r);
+	      uint32_t prev, struct wl_rec *r);
 
 /* Does the whole record at @p (wl_rec_size bytes) carry its CRC? */
 int wl_check(const uint8_t *p, const struct wl_rec *r);
