@@ -315,7 +315,11 @@ static void print_overview(FILE *f)
 		fprintf(f, "  %s\n", helps[i].synopsis);
 	fprintf(f,
 		"  zvd --version\n"
+		"  zvd [--ceph-conf FILE] [--ceph-id NAME] [--keyring FILE] COMMAND ...\n"
 		"\n"
+		"An IMAGE named rados://POOL/NAME lives in a Ceph pool (see\n"
+		"docs/RADOS.md); the options before the command say how to reach\n"
+		"the cluster (else CEPH_CONF, CEPH_ID, CEPH_ARGS).\n"
 		"Sizes and offsets are in bytes, with an optional binary suffix:\n"
 		"K, M, G, T (or KiB, MiB, GiB, TiB). Errors go to standard error;\n"
 		"the exit status is 0 on success, 1 when the device or the system\n"

@@ -3,6 +3,7 @@
  * zvd.c - main of the zvd command: find the command named by argv[1] and
  * run it. Help and --version are handled here.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -45,10 +46,55 @@ static int cmd_help(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Options before the command for images on RADOS: --ceph-conf FILE,
+ * --ceph-id NAME, --keyring FILE. They become CEPH_CONF, CEPH_ID and
+ * CEPH_ARGS, where librados (lib/backend/rados.c) reads them. Returns how
+ * many arguments they took, or -1 after a usage error.
+ */
+static int ceph_options(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i < argc && !strncmp(argv[i], "--", 2)) {
+		const char *opt = argv[i];
+
+		if (strcmp(opt, "--ceph-conf") && strcmp(opt, "--ceph-id") &&
+		    strcmp(opt, "--keyring"))
+			break;
+		if (i + 1 >= argc || !argv[i + 1][0]) {
+			cli_usage_error(NULL, "%s needs a value", opt);
+			return -1;
+		}
+		if (!strcmp(opt, "--ceph-conf")) {
+			setenv("CEPH_CONF", argv[i + 1], 1);
+		} else if (!strcmp(opt, "--ceph-id")) {
+			setenv("CEPH_ID", argv[i + 1], 1);
+		} else {
+			const char *old = getenv("CEPH_ARGS");
+			size_t n = (old ? strlen(old) : 0) + strlen(argv[i + 1]) + 16;
+			char *args = malloc(n);
+			if (!args)
+				return -1;
+			snprintf(args, n, "%s%s--keyring %s", old ? old : "",
+				 old ? " " : "", argv[i + 1]);
+			setenv("CEPH_ARGS", args, 1);
+			free(args);
+		}
+		i += 2;
+	}
+	return i - 1;
+}
+
 int main(int argc, char **argv)
 {
 	size_t i;
+	int skip = ceph_options(argc, argv);
 
+	if (skip < 0)
+		return CLI_EXIT_USAGE;
+	argc -= skip;
+	argv += skip;
 	if (argc < 2) {
 		cli_help_print(NULL, stderr);
 		return CLI_EXIT_USAGE;
