@@ -659,6 +659,30 @@ if rados_ready; then
 fi
 end
 
+begin cluster_from_options
+# the cluster named by options before the command, not the environment
+if rados_ready; then
+	conf=$CEPH_CONF
+	env -u CEPH_CONF "$ZVD" --ceph-conf "$conf" --ceph-id admin info "$V1" \
+		>"$T/out" 2>"$T/err"
+	RC=$?
+	LAST_CMD="zvd --ceph-conf CONF --ceph-id admin info $V1 (no CEPH_CONF)"
+	want_rc 0
+	want_out "rados://"
+	env -u CEPH_CONF "$ZVD" --ceph-conf "$conf" --ceph-id nosuchclient info "$V1" \
+		>"$T/out" 2>"$T/err"
+	RC=$?
+	LAST_CMD="zvd --ceph-id nosuchclient info $V1"
+	want_rc 1
+	want_err "cannot connect"
+	"$ZVD" --ceph-conf >"$T/out" 2>"$T/err"
+	RC=$?
+	LAST_CMD="zvd --ceph-conf"
+	want_rc 2
+	want_err "needs a value"
+fi
+end
+
 begin images_check_clean
 if rados_ready; then
 	for i in "$V1" "$V2" "$VC" "$VS" "$VF"; do
