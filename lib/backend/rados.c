@@ -25,6 +25,12 @@
  * everything up to the flush. After a crash the local log is replayed
  * (its records index again and upload again); without it the image is
  * what the cluster holds.
+ *
+ * Sections: connecting and naming; the lock (lease, renewal, break-lock);
+ * the object index of logged operations; appending to the log (writes,
+ * zeroes, flushes); reading (the overlay, the read cache); uploading;
+ * the local log at open (replay); open and close; views (read-only
+ * backends that read through a writer, for snapshot views).
  */
 #include <errno.h>
 #include <inttypes.h>
