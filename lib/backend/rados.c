@@ -1012,7 +1012,8 @@ static struct up_obj *find_obj(struct up_obj *u, size_t *n, uint64_t obj)
 static int build_op(struct rados_backend *rb, struct up_obj *o,
 		    struct wop *first, struct wop *last)
 {
-	uint64_t at = 0;
+	uint64_t at = 0, run_at = 0;
+	uint32_t run_off = 0, run_len = 0;
 	struct wop *w;
 	int err;
 
@@ -1028,9 +1029,18 @@ static int build_op(struct rados_backend *rb, struct up_obj *o,
 		}
 		rados_write_op_truncate(o->op, 0);
 	}
+	/* contiguous writes (a volume appending to its segment) go as one
+	 * step: their data lies back to back in o->buf */
 	for (w = first;; w = w->next) {
 		if (w->obj == o->obj && w->type != WR_FLUSH &&
 		    (!o->whole_zero || w->seq > o->zero_seq)) {
+			if (w->type == WR_ZERO || w->off != run_off + run_len) {
+				if (run_len)
+					rados_write_op_write(o->op,
+							     (char *)o->buf + run_at,
+							     run_len, run_off);
+				run_len = 0;
+			}
 			if (w->type == WR_ZERO) {
 				rados_write_op_zero(o->op, w->off, w->len);
 			} else {
@@ -1038,14 +1048,21 @@ static int build_op(struct rados_backend *rb, struct up_obj *o,
 					      ring_off(rb, w->pos) + WL_REC);
 				if (err)
 					return err;
-				rados_write_op_write(o->op, (char *)o->buf + at,
-						     w->len, w->off);
+				if (!run_len) {
+					run_off = w->off;
+					run_at = at;
+				}
+				run_len += w->len;
 				at += w->len;
 			}
 		}
 		if (w == last)
-			return 0;
+			break;
 	}
+	if (run_len)
+		rados_write_op_write(o->op, (char *)o->buf + run_at, run_len,
+				     run_off);
+	return 0;
 }
 
 /* Upload the operations from @first up to and including @last: one

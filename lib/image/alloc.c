@@ -160,6 +160,16 @@ static void defer(struct img *img, uint32_t chunk)
 	d->chunks[d->n++] = chunk;
 }
 
+size_t img_pending_frees(struct img *img)
+{
+	size_t n;
+
+	pthread_mutex_lock(&img->alloc_lock);
+	n = img->deferred.n;
+	pthread_mutex_unlock(&img->alloc_lock);
+	return n;
+}
+
 void img_unref(struct img *img, uint32_t chunk)
 {
 	pthread_mutex_lock(&img->alloc_lock);

@@ -72,6 +72,9 @@ int img_ref(struct img *img, uint32_t chunk);
  * commit is durable. */
 void img_unref(struct img *img, uint32_t chunk);
 
+/* Chunks freed since the last commit: reusable once one is durable. */
+size_t img_pending_frees(struct img *img);
+
 /* References to @chunk (0 for a free or journal chunk). */
 uint32_t img_refcount(struct img *img, uint32_t chunk);
 

@@ -442,13 +442,15 @@ int vol_writable(struct zvd_dev *dev)
 	return 0;
 }
 
-/* Have the pending records grown enough to commit them on their own? */
+/* Have the pending records (or the segments freed since the last commit)
+ * grown enough to commit them on their own? */
 int vol_pend_big(struct vol *v)
 {
 	int big;
 
 	pthread_rwlock_rdlock(&v->lock);
-	big = v->pend.len > img_max_txn(v->img) / 2;
+	big = v->pend.len > img_max_txn(v->img) / 2 ||
+	      img_pending_frees(v->img) >= COMMIT_FREES;
 	pthread_rwlock_unlock(&v->lock);
 	return big;
 }
@@ -457,10 +459,16 @@ int vol_pend_big(struct vol *v)
 enum { DUE_COMMIT = 1, DUE_GC = 2 };
 
 /* Read under the lock by the changing caller: are the records large
- * enough to commit on their own, is there garbage to collect? */
+ * enough to commit on their own, or the segments freed since the last
+ * commit many enough (they are reused only once one is durable: without
+ * a commit the log would grow past the volume while they wait), is there
+ * garbage to collect? */
 static unsigned due_after(const struct vol *v)
 {
-	return (v->pend.len > img_max_txn(v->img) / 2 ? DUE_COMMIT : 0) |
+	return (v->pend.len > img_max_txn(v->img) / 2 ||
+				img_pending_frees(v->img) >= COMMIT_FREES
+			? DUE_COMMIT
+			: 0) |
 	       (gc_wanted(v) ? DUE_GC : 0);
 }
 

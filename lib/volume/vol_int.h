@@ -37,6 +37,7 @@
 #define LOC_NONE 0u
 #define LOC_ZERO 1u
 #define VOL_SEGMENT (1u << 20) /* chunk size of a volume image */
+#define COMMIT_FREES 64u	/* commit once this many segments wait */
 
 /* Record types (first byte of each journal record). */
 #define VR_EXT 16u	/* map id, lba, n, loc: a run of entries */
