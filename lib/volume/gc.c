@@ -30,6 +30,8 @@
 #include "util/util.h"
 #include "volume/vol_int.h"
 
+#define GC_READ_GAP 16u /* dead blocks read through between live runs */
+
 /* Dead blocks in data segments (the head's unwritten tail is not). */
 static uint64_t garbage(const struct vol *v)
 {
@@ -165,6 +167,42 @@ static int move_live(struct zvd_dev *dev, uint32_t victim)
 	return err;
 }
 
+/* Read the runs of @victim's blocks marked in @live into v->gc_buf at
+ * their places, a gap of up to GC_READ_GAP dead blocks read through
+ * (fewer, larger reads: on RADOS each is an operation). */
+static int read_live(struct zvd_dev *dev, uint32_t victim, const uint8_t *live)
+{
+	struct vol *v = dev->vol;
+	uint64_t base = (uint64_t)victim << v->seg_shift;
+	uint32_t b = 0;
+
+	while (b < v->bps) {
+		uint32_t start, end, gap = 0;
+		int err;
+
+		while (b < v->bps && !live[b])
+			b++;
+		if (b == v->bps)
+			break;
+		start = end = b;
+		for (; b < v->bps && gap <= GC_READ_GAP; b++) {
+			if (live[b]) {
+				end = b + 1;
+				gap = 0;
+			} else {
+				gap++;
+			}
+		}
+		b = end;
+		err = be_read(dev->be, v->gc_buf + ((uint64_t)start << VBLK_SHIFT),
+			      (uint64_t)(end - start) << VBLK_SHIFT,
+			      base + ((uint64_t)start << VBLK_SHIFT));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /*
  * Collect one segment: background (@force 0) only one worth it, @force
  * any with garbage. The victim's data is read without the lock (a segment
@@ -177,6 +215,7 @@ int gc_step(struct zvd_dev *dev, int force)
 {
 	struct vol *v = dev->vol;
 	uint32_t victim, limit = force ? v->bps : v->bps / 2;
+	uint8_t live[VOL_SEGMENT >> VBLK_SHIFT];
 	int err = 0;
 
 	if (dev->readonly || img_is_broken(v->img))
@@ -199,16 +238,23 @@ int gc_step(struct zvd_dev *dev, int force)
 		v->segs[victim].pinned = 1;
 		victim = pick_victim(v, limit);
 	}
-	if (victim)
+	if (victim) {
 		v->segs[victim].inflight++;
+		/* blocks only die in a segment that is not the head: what
+		 * is live now is all move_live can want */
+		for (uint32_t b = 0; b < v->bps && b < sizeof(live); b++)
+			live[b] = v->segs[victim].ref[b] != 0;
+	}
 	pthread_rwlock_unlock(&v->lock);
 	if (!victim) {
 		pthread_mutex_unlock(&v->gc_one);
 		return 0;
 	}
 
-	err = be_read(dev->be, v->gc_buf, VOL_SEGMENT,
-		      (uint64_t)victim << v->seg_shift);
+	err = v->bps <= sizeof(live)
+		      ? read_live(dev, victim, live)
+		      : be_read(dev->be, v->gc_buf, VOL_SEGMENT,
+				(uint64_t)victim << v->seg_shift);
 
 	pthread_rwlock_wrlock(&v->lock);
 	if (!err && snapshot_holds(v, victim))
