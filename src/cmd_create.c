@@ -144,14 +144,14 @@ static int create_volume(const char *path, const char *const *val)
 	rc = zvd_create_volume(be, size, &dev);
 	if (rc < 0) {
 		zvd_backend_close(be);
-		unlink(path);
+		zvd_backend_remove(path);
 		return cli_error("create", "%s: creating the volume failed: %s",
 				 path, rc == -EINVAL ? "size out of range (at most 4 TiB)"
 						     : strerror(-rc));
 	}
 	rc = cli_close("create", dev);
 	if (rc) {
-		unlink(path);
+		zvd_backend_remove(path);
 		return rc;
 	}
 	printf("created %s: volume of %s (conventional, log-structured, thin)\n",
@@ -195,14 +195,14 @@ int cmd_create(int argc, char **argv)
 	if (rc < 0) {
 		/* The file is ours: we created it a moment ago. */
 		zvd_backend_close(be);
-		unlink(path);
+		zvd_backend_remove(path);
 		return cli_error("create", "%s: creating the image failed: %s",
 				 path, strerror(-rc));
 	}
 	zvd_get_geometry(dev, &g);
 	rc = cli_close("create", dev);
 	if (rc) {
-		unlink(path);
+		zvd_backend_remove(path);
 		return rc;
 	}
 	print_created(path, &g);

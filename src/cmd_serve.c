@@ -803,7 +803,7 @@ static int create_default(const char *path)
 	rc = zvd_create(be, &g, &dev);
 	if (rc < 0) {
 		zvd_backend_close(be);
-		unlink(path);
+		zvd_backend_remove(path);
 		return cli_error("up", "%s: creating the image: %s", path,
 				 strerror(-rc));
 	}
@@ -831,7 +831,7 @@ int cmd_up(int argc, char **argv)
 		return rc;
 	if (a.npos)
 		path = a.pos[0];
-	if (access(path, F_OK) != 0) {
+	if (zvd_backend_exists(path) == 0) {
 		rc = create_default(path);
 		if (rc)
 			return rc;
