@@ -125,6 +125,9 @@ int cli_open(const char *cmd, const char *path, bool readonly,
 	     struct zvd_dev **out);
 
 /* Open only the backend of an image (for zvd check). */
+/* @t (seconds since the epoch) as "YYYY-MM-DD HH:MM:SS UTC" in @buf. */
+const char *cli_fmt_time(uint64_t t, char *buf, size_t len);
+
 /* Check and set the options of a writable RADOS image (@image, or NULL
  * when there is none: then the options are refused). Returns 0 or an
  * exit code. */

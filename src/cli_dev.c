@@ -6,7 +6,6 @@
  * snapshot as IMAGE@NAME.
  */
 #include <errno.h>
-#include <time.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -80,10 +79,8 @@ void cli_rados_note(const char *cmd, const char *path, struct zvd_backend *be)
 
 	if (zvd_rados_status(be, &st))
 		return;
-	if (st.confirmed_time) {
-		time_t tt = (time_t)st.confirmed_time;
-		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", gmtime(&tt));
-	}
+	if (st.confirmed_time)
+		cli_fmt_time((uint64_t)st.confirmed_time, t, sizeof(t));
 	if (st.lost_log)
 		fprintf(stderr, "zvd %s: %s: the local log of its last writer, which may "
 			"have held writes the cluster lacks, is gone: the image is "

@@ -5,8 +5,6 @@
  */
 #include <stdlib.h>
 
-#include <time.h>
-
 #include "cli.h"
 
 enum { OPT_JSON };
@@ -101,10 +99,8 @@ static void print_rados(const char *path, const struct zvd_rados_status *rs)
 {
 	char t[64] = "never";
 
-	if (rs->confirmed_time) {
-		time_t tt = (time_t)rs->confirmed_time;
-		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", gmtime(&tt));
-	}
+	if (rs->confirmed_time)
+		cli_fmt_time((uint64_t)rs->confirmed_time, t, sizeof(t));
 	printf("rados:\n");
 	printf("  %-16s %s.<16 hex digits>, %u KiB each\n", "objects:",
 	       path + 8, ZVD_RADOS_OBJECT >> 10);

@@ -58,7 +58,7 @@ int cli_snapshot_list(const char *cmd, struct zvd_dev *dev,
 	return n;
 }
 
-static const char *fmt_time(uint64_t t, char *buf, size_t len)
+const char *cli_fmt_time(uint64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -78,7 +78,7 @@ void cli_print_snapshots(const struct zvd_snapshot_info *s, int n)
 	       "exclusive", "", "clones");
 	for (i = 0; i < n; i++)
 		printf("%5u  %-24s %-23s %14llu %-10s %6u\n", s[i].id,
-		       s[i].name, fmt_time(s[i].created, when, sizeof(when)),
+		       s[i].name, cli_fmt_time(s[i].created, when, sizeof(when)),
 		       (unsigned long long)s[i].exclusive_bytes,
 		       cli_fmt_size(s[i].exclusive_bytes, ex, sizeof(ex)),
 		       s[i].nr_clones);
